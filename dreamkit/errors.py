@@ -1,0 +1,67 @@
+"""One exception hierarchy for dreamkit.
+
+Every error names the column, the offending value (never a person identifier) and the fix.
+Catch :class:`DreamkitError` to catch them all.
+"""
+
+from __future__ import annotations
+
+
+class DreamkitError(Exception):
+    """Base class of every error dreamkit raises on purpose."""
+
+
+class InputError(DreamkitError, ValueError):
+    """Input data does not have the shape or content dreamkit needs."""
+
+
+class ColumnNotFoundError(InputError):
+    """A required column is missing or misnamed."""
+
+
+class EmptyInputError(InputError):
+    """The input has no rows (or no week columns)."""
+
+
+class WeekLabelError(InputError):
+    """A week label is not a valid ISO week (``y_YYWW``, ``YYYYWW`` or a date)."""
+
+
+class DuplicateError(InputError):
+    """The same person-week (or person-month, or person) occurs more than once."""
+
+
+class CodeNotIntegerError(InputError):
+    """A benefit code cannot be read as an integer."""
+
+
+class UnknownCodeError(InputError):
+    """A benefit code is not covered by the code map."""
+
+
+class CodeMapError(InputError):
+    """A code map file is malformed (overlapping ranges, unknown states, bad sets)."""
+
+
+class SpanError(InputError):
+    """Data lie outside the span the register covers (e.g. employment months)."""
+
+
+class MissingPersonsError(InputError):
+    """Persons of the trial table are absent from the register."""
+
+
+class TrialDesignError(InputError):
+    """The trial table violates the design (one-arm stratum, bad arm codes, ...)."""
+
+
+class EstimationError(DreamkitError, RuntimeError):
+    """An estimator cannot produce a trustworthy answer (separation, collinearity, ...)."""
+
+
+class DisclosureError(DreamkitError):
+    """An output would reveal a cell below the disclosure threshold."""
+
+
+class ConfigError(DreamkitError, ValueError):
+    """An analysis configuration is invalid (unknown key, wrong type, missing file)."""

@@ -1,0 +1,1 @@
+"""Estimators of the reference study: ITT paths, balance, heterogeneity, peers, robustness, hazards."""

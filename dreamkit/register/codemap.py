@@ -1,0 +1,272 @@
+"""Code maps: data that turn DREAM benefit codes into named labour-market states.
+
+A code map is a TOML file (format documented in the shipped default,
+``dreamkit/register/codemaps/dream_default.toml``, and in ``docs/register.md``). Nothing in
+dreamkit's Python code knows a DREAM code; everything goes through a :class:`CodeMap`.
+
+State ids are small integers (``uint8``) in a fixed order: the two no-code states
+(employed / not employed), then the file's states in file order, then ``unknown``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dreamkit.errors import CodeMapError, UnknownCodeError
+
+UNKNOWN = "unknown"
+_UNMAPPED = np.uint8(255)
+MAX_STATES = 255
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """Mapping from integer benefit codes to state ids, plus named sets of states.
+
+    Attributes:
+        name: the map's name (from the file).
+        states: state names; the index of a name is its state id.
+        labels: human-readable label per state.
+        codes: for each state, the sorted codes that map to it.
+        sets: named groups of states (e.g. ``sickness``), used by outcome definitions.
+        employed_state / not_employed_state: states of weeks without a code, with and
+            without the employment flag.
+    """
+
+    name: str
+    states: tuple[str, ...]
+    labels: tuple[str, ...]
+    codes: Mapping[str, tuple[int, ...]]
+    sets: Mapping[str, frozenset[str]]
+    employed_state: str
+    not_employed_state: str
+    _lut: npt.NDArray[np.uint8] = field(repr=False, compare=False)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> CodeMap:
+        """The shipped DREAM-style default map (check it against your extract's documentation)."""
+        text = resources.files("dreamkit.register").joinpath("codemaps/dream_default.toml")
+        return cls.from_toml_text(text.read_text(encoding="utf-8"), source="dream_default.toml")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> CodeMap:
+        """Read a code map from a user TOML file."""
+        path = Path(path)
+        if not path.is_file():
+            raise CodeMapError(f"code map file {str(path)!r} does not exist; give a valid path.")
+        return cls.from_toml_text(path.read_text(encoding="utf-8"), source=path.name)
+
+    @classmethod
+    def from_toml_text(cls, text: str, source: str = "<text>") -> CodeMap:
+        """Parse a code map from TOML text."""
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise CodeMapError(f"code map {source}: invalid TOML ({err}); fix the file.") from None
+        return cls.from_dict(doc, source=source)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], source: str = "<dict>") -> CodeMap:
+        """Build a code map from its parsed TOML structure (validates everything)."""
+        unknown_keys = set(doc) - {"name", "no_code", "states", "sets"}
+        if unknown_keys:
+            raise CodeMapError(
+                f"code map {source}: unknown top-level key(s) {sorted(unknown_keys)}; "
+                "allowed are name, no_code, states, sets."
+            )
+        no_code = doc.get("no_code", {})
+        employed = no_code.get("employed", "ordinary_employment")
+        not_employed = no_code.get("not_employed", "no_transfer")
+        table = doc.get("states")
+        if not isinstance(table, Mapping) or not table:
+            raise CodeMapError(f"code map {source}: needs a non-empty [states.NAME] table.")
+        names = [not_employed, employed, *table.keys(), UNKNOWN]
+        if len(set(names)) != len(names):
+            raise CodeMapError(
+                f"code map {source}: state names must be unique and {UNKNOWN!r} is reserved."
+            )
+        if len(names) > MAX_STATES:
+            raise CodeMapError(f"code map {source}: at most {MAX_STATES - 1} states.")
+        labels = [
+            "No transfer, no employment flag",
+            "Ordinary employment: no transfer and employment flag",
+        ]
+        codes: dict[str, tuple[int, ...]] = {not_employed: (), employed: (), UNKNOWN: ()}
+        owner: dict[int, str] = {}
+        for state, spec in table.items():
+            labels.append(str(spec.get("label", state)))
+            state_codes = _expand_codes(state, spec, source)
+            for code in state_codes:
+                if code in owner:
+                    raise CodeMapError(
+                        f"code map {source}: code {code} is mapped to both {owner[code]!r} "
+                        f"and {state!r}; remove it from one of them."
+                    )
+                owner[code] = state
+            codes[state] = tuple(sorted(state_codes))
+        labels.append("Code not covered by the code map")
+        sets: dict[str, frozenset[str]] = {}
+        for set_name, members in doc.get("sets", {}).items():
+            bad = [m for m in members if m not in names]
+            if bad:
+                raise CodeMapError(
+                    f"code map {source}: set {set_name!r} names unknown state(s) {bad}; "
+                    f"known states are {names}."
+                )
+            sets[set_name] = frozenset(members)
+        lut = np.full(max(owner, default=0) + 1, _UNMAPPED, dtype=np.uint8)
+        for code, state in owner.items():
+            lut[code] = names.index(state)
+        return cls(
+            name=str(doc.get("name", source)),
+            states=tuple(names),
+            labels=tuple(labels),
+            codes=codes,
+            sets=sets,
+            employed_state=employed,
+            not_employed_state=not_employed,
+            _lut=lut,
+        )
+
+    # ---- queries --------------------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    def state_id(self, state: str) -> int:
+        """Integer id of a state name."""
+        try:
+            return self.states.index(state)
+        except ValueError:
+            raise CodeMapError(
+                f"state {state!r} is not in code map {self.name!r}; known states: {self.states}."
+            ) from None
+
+    @property
+    def employed_id(self) -> int:
+        return self.state_id(self.employed_state)
+
+    @property
+    def not_employed_id(self) -> int:
+        return self.state_id(self.not_employed_state)
+
+    @property
+    def unknown_id(self) -> int:
+        return self.n_states - 1
+
+    def members(self, states: str | Iterable[str]) -> frozenset[str]:
+        """States of a named set, or of an explicit collection of state names."""
+        if isinstance(states, str):
+            if states in self.sets:
+                return self.sets[states]
+            if states in self.states:
+                return frozenset([states])
+            raise CodeMapError(
+                f"{states!r} is neither a set nor a state of code map {self.name!r}; "
+                f"sets: {sorted(self.sets)}."
+            )
+        members = frozenset(states)
+        for state in members:
+            self.state_id(state)
+        return members
+
+    def mask(self, states: str | Iterable[str]) -> npt.NDArray[np.bool_]:
+        """Boolean lookup table over state ids: ``mask[state_array]`` tests membership."""
+        out = np.zeros(self.n_states, dtype=bool)
+        for state in self.members(states):
+            out[self.state_id(state)] = True
+        return out
+
+    def codes_of(self, state: str) -> tuple[int, ...]:
+        """Codes that map to ``state`` (empty for the no-code states and ``unknown``)."""
+        self.state_id(state)
+        return self.codes[state]
+
+    # ---- mapping ----------------------------------------------------------------------
+    def to_states(
+        self,
+        codes: npt.NDArray[np.integer[Any]],
+        employed: npt.NDArray[np.bool_] | None = None,
+        *,
+        missing_code: int = -1,
+        on_unknown: str = "error",
+        column: str = "code",
+    ) -> tuple[npt.NDArray[np.uint8], int]:
+        """Map an integer code array to state ids.
+
+        Args:
+            codes: integer codes; ``missing_code`` marks weeks without a transfer.
+            employed: employment flag of the same shape (None = never employed).
+            on_unknown: ``"error"`` raises :class:`UnknownCodeError`; ``"unknown"`` maps such
+                codes to the ``unknown`` state and counts them.
+            column: name used in error messages.
+
+        Returns:
+            (state ids as ``uint8``, number of cells with unknown codes).
+        """
+        if on_unknown not in ("error", "unknown"):
+            raise ValueError("on_unknown must be 'error' or 'unknown'")
+        codes = np.asarray(codes)
+        no_code = codes == missing_code
+        inside = (codes >= 0) & (codes < self._lut.size)
+        states = np.full(codes.shape, _UNMAPPED, dtype=np.uint8)
+        states[inside] = self._lut[codes[inside]]
+        unknown = (states == _UNMAPPED) & ~no_code
+        n_unknown = int(unknown.sum())
+        if n_unknown and on_unknown == "error":
+            values = np.unique(codes[unknown])[:10].tolist()
+            raise UnknownCodeError(
+                f"column {column!r}: {n_unknown} cell(s) hold codes not in code map "
+                f"{self.name!r}, e.g. {values}; add them to the code map or pass "
+                "on_unknown='unknown' to map them to the 'unknown' state and count them."
+            )
+        states[unknown] = self.unknown_id
+        if employed is None:
+            states[no_code] = self.not_employed_id
+        else:
+            states[no_code] = np.where(
+                np.asarray(employed, dtype=bool)[no_code], self.employed_id, self.not_employed_id
+            ).astype(np.uint8)
+        return states, n_unknown
+
+
+def _expand_codes(state: str, spec: Mapping[str, Any], source: str) -> list[int]:
+    allowed = {"label", "codes", "ranges"}
+    extra = set(spec) - allowed
+    if extra:
+        raise CodeMapError(
+            f"code map {source}: state {state!r} has unknown key(s) {sorted(extra)}; "
+            f"allowed are {sorted(allowed)}."
+        )
+    out: list[int] = []
+    for code in spec.get("codes", []):
+        if not isinstance(code, int) or code < 0:
+            raise CodeMapError(
+                f"code map {source}: state {state!r} lists code {code!r}; codes must be "
+                "non-negative integers."
+            )
+        out.append(code)
+    for pair in spec.get("ranges", []):
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(v, int) and v >= 0 for v in pair)
+            or pair[0] > pair[1]
+        ):
+            raise CodeMapError(
+                f"code map {source}: state {state!r} has range {pair!r}; write ranges as "
+                "[first, last] with non-negative integers, first <= last."
+            )
+        out.extend(range(pair[0], pair[1] + 1))
+    if not out:
+        raise CodeMapError(f"code map {source}: state {state!r} has no codes or ranges.")
+    return out
