@@ -1,0 +1,57 @@
+"""Inference for few-cluster, within-team randomised trials, on numpy arrays.
+
+* :func:`wild_cluster_bootstrap` — restricted/unrestricted wild cluster bootstrap (Rademacher
+  or Webb weights) for the treatment coefficient of W outcomes at once.
+* :func:`randomization_inference` — exact or Monte Carlo randomisation tests re-drawing the
+  allocation within blocks (teams); :func:`fwl_statistic` for the FWL coefficient or its t.
+* :func:`sup_t_band`, :func:`bootstrap_sup_t_band` — simultaneous bands over the effect path.
+* :func:`romano_wolf`, :func:`westfall_young`, :func:`adjust_pvalues` — multiple testing.
+"""
+
+from dreamkit.inference.allocation import (
+    BlockDesign,
+    block_design,
+    count_allocations,
+    draw_allocations,
+    enumerate_allocations,
+)
+from dreamkit.inference.bands import (
+    Band,
+    bootstrap_sup_t_band,
+    sup_t_band,
+    sup_t_critical_value,
+)
+from dreamkit.inference.multiple_testing import adjust_pvalues, romano_wolf, westfall_young
+from dreamkit.inference.randomization import (
+    FWLStatistic,
+    RandomizationResult,
+    fwl_statistic,
+    randomization_inference,
+)
+from dreamkit.inference.wild_bootstrap import (
+    WildBootstrapResult,
+    draw_cluster_weights,
+    wild_cluster_bootstrap,
+)
+
+__all__ = [
+    "Band",
+    "BlockDesign",
+    "FWLStatistic",
+    "RandomizationResult",
+    "WildBootstrapResult",
+    "adjust_pvalues",
+    "block_design",
+    "bootstrap_sup_t_band",
+    "count_allocations",
+    "draw_allocations",
+    "draw_cluster_weights",
+    "enumerate_allocations",
+    "fwl_statistic",
+    "randomization_inference",
+    "romano_wolf",
+    "sup_t_band",
+    "sup_t_critical_value",
+    "westfall_young",
+    "wild_cluster_bootstrap",
+]

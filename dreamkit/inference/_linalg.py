@@ -1,0 +1,92 @@
+"""Small linear-algebra kernels shared by the bootstrap and the randomisation tests.
+
+* :func:`control_basis` gives an orthonormal basis ``Q`` (n x r) of the column space of the
+  controls ``Z``, so that the annihilator is ``M_Z w = w - Q (Q'w)`` and rank-deficient
+  controls (e.g. an intercept next to a full set of stratum dummies) are handled by dropping
+  the redundant directions instead of failing.
+* :func:`cluster_cross_products` gives per-cluster cross products ``A_g' B_g``.
+* :func:`cluster_indicator` builds the sparse cluster indicator ``C`` (G x n), so that
+  ``(C @ A)[g] = sum_{i in g} A[i]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+from numpy.typing import NDArray
+
+from dreamkit.errors import EstimationError
+
+
+def control_basis(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Orthonormal basis of col(Z) from a column-pivoted QR; shape (n, rank(Z)).
+
+    The rank is the number of pivots with ``|R_jj| > max(n, k) * eps * |R_11|`` (the
+    ``numpy.linalg.matrix_rank`` rule applied to the pivoted R).
+    """
+    n, k = z.shape
+    if k == 0:
+        return np.zeros((n, 0))
+    q, r, _ = scipy.linalg.qr(z, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    if diag.size == 0 or diag[0] == 0.0:
+        return np.zeros((n, 0))
+    tol = max(n, k) * np.finfo(np.float64).eps * diag[0]
+    rank = int((diag > tol).sum())
+    return np.ascontiguousarray(q[:, :rank])
+
+
+def annihilate(q: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Residual of ``a`` (n,) or (n, m) after projection on col(Q): ``M_Z a = a - Q Q'a``."""
+    fitted = q @ (q.T @ a)
+    return np.subtract(a, fitted, out=fitted)
+
+
+def cluster_indicator(codes: NDArray[np.intp], n_groups: int) -> scipy.sparse.csr_array:
+    """Sparse G x n indicator ``C[g, i] = 1{i in g}``; ``C @ A`` gives within-cluster sums."""
+    n = codes.shape[0]
+    return scipy.sparse.csr_array(
+        (np.ones(n), (codes, np.arange(n))), shape=(n_groups, n), dtype=np.float64
+    )
+
+
+def cluster_cross_products(
+    codes: NDArray[np.intp],
+    n_groups: int,
+    left: Sequence[NDArray[np.float64]],
+    right: Sequence[NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    """Per-cluster cross products ``out[g] = L_g' R_g``, shape (G, p, m).
+
+    ``L`` (n, p) and ``R`` (n, m) are given as sequences of column blocks ((n,) or (n, k)
+    arrays) that are joined cluster by cluster, so neither the joined n x p and n x m
+    matrices nor any n x p x m temporary is formed.
+    """
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    width_l = sum(1 if a.ndim == 1 else a.shape[1] for a in left)
+    width_r = sum(1 if a.ndim == 1 else a.shape[1] for a in right)
+    out = np.empty((n_groups, width_l, width_r))
+    for g in range(n_groups):
+        rows = order[bounds[g] : bounds[g + 1]]
+        lg = np.column_stack([a[rows] for a in left])
+        rg = np.column_stack([a[rows] for a in right])
+        out[g] = lg.T @ rg
+    return out
+
+
+def treatment_residual(
+    q: NDArray[np.float64], d: NDArray[np.float64], name: str = "d"
+) -> tuple[NDArray[np.float64], float]:
+    """FWL-partialled treatment ``d~ = M_Z d`` and ``d~'d~``; error if the controls absorb it."""
+    d_tilde = annihilate(q, d)
+    dd = float(d_tilde @ d_tilde)
+    if dd <= 1e-12 * max(1.0, float(d @ d)):
+        raise EstimationError(
+            f"{name} is (almost) collinear with the controls Z: nothing of it is left after "
+            "partialling out Z. Check that treatment varies within strata."
+        )
+    return d_tilde, dd
