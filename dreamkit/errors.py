@@ -65,3 +65,7 @@ class DisclosureError(DreamkitError):
 
 class ConfigError(DreamkitError, ValueError):
     """An analysis configuration is invalid (unknown key, wrong type, missing file)."""
+
+
+class MonthLabelError(WeekLabelError):
+    """A month label (employment columns or tables) is not a valid ``YYYY_MM`` month."""

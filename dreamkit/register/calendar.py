@@ -120,6 +120,4 @@ def month_index(year: int, month: int) -> int:
 
 def weeks_since(week: npt.ArrayLike, origin: npt.ArrayLike) -> npt.NDArray[np.int32]:
     """Weeks elapsed from ``origin`` to ``week`` (0 in the origin week, negative before)."""
-    return (np.asarray(week, dtype=np.int64) - np.asarray(origin, dtype=np.int64)).astype(
-        np.int32
-    )
+    return (np.asarray(week, dtype=np.int64) - np.asarray(origin, dtype=np.int64)).astype(np.int32)

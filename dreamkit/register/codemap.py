@@ -216,12 +216,29 @@ class CodeMap:
         if on_unknown not in ("error", "unknown"):
             raise ValueError("on_unknown must be 'error' or 'unknown'")
         codes = np.asarray(codes)
+        if codes.dtype.kind not in "iu":
+            raise TypeError(f"codes must be an integer array, got dtype {codes.dtype}")
+        # one table look-up: position 0 catches negative codes, the last position codes beyond
+        # the table, both unmapped; clipping into that range keeps the look-up in bounds
+        table = np.concatenate(([_UNMAPPED], self._lut, [_UNMAPPED])).astype(np.uint8)
+        work = next(
+            (
+                t
+                for t in (np.int16, np.int32, np.int64)
+                if np.can_cast(codes.dtype, t) and self._lut.size + 1 <= np.iinfo(t).max
+            ),
+            None,
+        )
+        if work is None:  # uint64: bring into int64 range first
+            index = np.minimum(codes, self._lut.size).astype(np.int64)
+        else:
+            index = np.clip(codes, -1, self._lut.size, dtype=work)
+        index += 1
+        states = table[index]
+        del index
         no_code = codes == missing_code
-        inside = (codes >= 0) & (codes < self._lut.size)
-        states = np.full(codes.shape, _UNMAPPED, dtype=np.uint8)
-        states[inside] = self._lut[codes[inside]]
-        unknown = (states == _UNMAPPED) & ~no_code
-        n_unknown = int(unknown.sum())
+        unknown = np.greater(states == _UNMAPPED, no_code)  # unmapped and not "no code"
+        n_unknown = int(np.count_nonzero(unknown))
         if n_unknown and on_unknown == "error":
             values = np.unique(codes[unknown])[:10].tolist()
             raise UnknownCodeError(
@@ -229,13 +246,17 @@ class CodeMap:
                 f"{self.name!r}, e.g. {values}; add them to the code map or pass "
                 "on_unknown='unknown' to map them to the 'unknown' state and count them."
             )
-        states[unknown] = self.unknown_id
+        if n_unknown:
+            states = np.where(unknown, np.uint8(self.unknown_id), states)
         if employed is None:
-            states[no_code] = self.not_employed_id
+            fill: np.uint8 | npt.NDArray[np.uint8] = np.uint8(self.not_employed_id)
         else:
-            states[no_code] = np.where(
-                np.asarray(employed, dtype=bool)[no_code], self.employed_id, self.not_employed_id
-            ).astype(np.uint8)
+            fill = np.where(
+                np.asarray(employed, dtype=bool),
+                np.uint8(self.employed_id),
+                np.uint8(self.not_employed_id),
+            )
+        states = np.where(no_code, fill, states)
         return states, n_unknown
 
 

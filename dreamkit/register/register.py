@@ -7,7 +7,10 @@ A :class:`Register` holds
 * ``person_ids``: a polars Series mapping row ``i`` to the person identifier;
 * ``first_week``: the week ordinal (:mod:`dreamkit.register.calendar`) of column 0;
 * ``codemap``: the code map that produced the states;
-* ``n_unknown_codes``: cells whose code was not in the map and became ``unknown``.
+* ``n_unknown_codes``: cells whose code was not in the map and became ``unknown``;
+* ``n_clipped_codes`` / ``n_clipped_employment``: code records (long input) and employment
+  records outside the register span that a reader dropped on request (``on_outside="clip"``,
+  ``employment_outside="clip"``).
 
 One byte per person-week: 1M persons x 260 weeks is 260 MB. Person identifiers are private
 data: the register's ``repr`` shows only counts, and no error message prints them.
@@ -35,6 +38,8 @@ class Register:
     first_week: int
     codemap: CodeMap
     n_unknown_codes: int = 0
+    n_clipped_codes: int = 0
+    n_clipped_employment: int = 0
 
     def __post_init__(self) -> None:
         if self.states.ndim != 2 or self.states.dtype != np.uint8:
@@ -61,8 +66,20 @@ class Register:
         return (
             f"Register({self.n_persons:,} persons x {self.n_weeks} weeks, "
             f"{week_label(self.first_week)}..{week_label(self.last_week)}, "
-            f"code map {self.codemap.name!r}, {self.n_unknown_codes} unknown-code cells)"
+            f"code map {self.codemap.name!r}, {self.n_unknown_codes} unknown-code cells"
+            f"{self._clipped_note()})"
         )
+
+    def _clipped_note(self) -> str:
+        parts = [
+            f"{n} clipped {what} records"
+            for n, what in (
+                (self.n_clipped_codes, "code"),
+                (self.n_clipped_employment, "employment"),
+            )
+            if n
+        ]
+        return "".join(f", {part}" for part in parts)
 
     @property
     def n_persons(self) -> int:
