@@ -1,1 +1,4 @@
-"""Estimators of the reference study: ITT paths, balance, heterogeneity, peers, robustness, hazards."""
+"""Estimators of the reference study.
+
+ITT paths, balance, self-efficacy heterogeneity, peers, robustness and hazards.
+"""

@@ -1,0 +1,195 @@
+r"""The ITT effect path, models (2) and (5) of the reference study.
+
+.. math:: Y_{iw} = \tau_w T_i + \sum_k b_{kw} M_{ik} + X_i'\delta_w + e_{iw},\qquad w = 1..W,
+
+M the stratum (municipality) dummies, X chosen baseline covariates (none for model 5), errors
+clustered by team. All W outcomes share one design, factored once by Frisch-Waugh-Lovell
+(:mod:`dreamkit.estimate.fwl`): :math:`\hat\tau_w = \tilde t'\tilde y_w / \tilde t'\tilde t`,
+and the cluster scores :math:`s_{gw} = \sum_{i\in g}\tilde t_i\hat e_{iw}` give the full W x W
+covariance of :math:`(\hat\tau_1..\hat\tau_W)`,
+:math:`V = c\,S'S/(\tilde t'\tilde t)^2`, :math:`c = \frac{G}{G-1}\frac{N-1}{N-K}` with K
+counting the treatment, every stratum level and the covariates (CRV1; equal to statsmodels OLS
+with stratum dummies and ``cov_type="cluster"``, and to pyfixest with
+``ssc(k_fixef="full")``; pyfixest's default ``"nonnested"`` gives the same K here because
+municipalities are not nested in teams).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from dreamkit.design import columns as C
+from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
+from dreamkit.estimate.fwl import FWLFit, fit_fwl
+from dreamkit.estimate.result import EstimateResult, fit_rows
+
+
+@dataclass(frozen=True, repr=False)
+class PathResult(EstimateResult):
+    """Effect path: :attr:`table` has one row per week; :attr:`vcov` is W x W.
+
+    The partialled data the inference tools need are :attr:`fit` (``d_tilde`` (n, 1),
+    ``y_tilde`` (n, W), ``resid``, ``cluster_codes``) and :meth:`controls` (the dense
+    control matrix Z = [stratum dummies, covariates]). To save one n x W copy the outcomes
+    are partialled in place, so ``sample.y`` is ``fit.y_tilde``; the inference hooks pass
+    y~ with Z, which gives the same answers as the raw outcomes because M_Z y~ = y~.
+    """
+
+    fit: FWLFit | None = field(default=None, repr=False)
+    sample: Sample | None = field(default=None, repr=False)
+    stratum: str | None = C.STRATUM
+    cluster: str = C.CLUSTER
+    treated: str = C.TREATED
+
+    @property
+    def estimates(self) -> NDArray[np.float64]:
+        """tau_1..tau_W."""
+        return self._fit.coef[0]
+
+    @property
+    def std_errors(self) -> NDArray[np.float64]:
+        """Standard errors of tau_1..tau_W."""
+        return self._fit.std_error[0]
+
+    @property
+    def vcov(self) -> NDArray[np.float64]:
+        """The W x W covariance of (tau_1..tau_W) (what a sup-t band needs)."""
+        return self._fit.vcov_of(0)
+
+    @property
+    def weeks(self) -> tuple[int, ...]:
+        return self._sample.weeks
+
+    @property
+    def _fit(self) -> FWLFit:
+        assert self.fit is not None
+        return self.fit
+
+    @property
+    def _sample(self) -> Sample:
+        assert self.sample is not None
+        return self.sample
+
+    def controls(self) -> NDArray[np.float64]:
+        """Dense controls Z (n, L + k): one dummy per stratum level, then the covariates."""
+        s = self._sample
+        dummies = np.zeros((s.y.shape[0], s.n_strata))
+        dummies[np.arange(s.y.shape[0]), s.strata] = 1.0
+        if s.covariates is None:
+            return dummies
+        return np.hstack([dummies, s.covariates])
+
+    def sup_t_band(self, level: float = 0.95, *, n_draws: int = 100_000, seed: int = 0) -> Any:
+        """Plug-in sup-t simultaneous band from :attr:`vcov` (dreamkit.inference.sup_t_band)."""
+        from dreamkit.inference import sup_t_band
+
+        return sup_t_band(self.estimates, self.vcov, level=level, n_draws=n_draws, seed=seed)
+
+    def wild_cluster_bootstrap(self, **kwargs: Any) -> Any:
+        """Wild cluster bootstrap of all weeks at once (dreamkit.inference, same design)."""
+        from dreamkit.inference import wild_cluster_bootstrap
+
+        s = self._sample
+        return wild_cluster_bootstrap(s.y, s.treated, self.controls(), s.clusters, **kwargs)
+
+    def randomization_inference(self, *, studentize: bool = True, **kwargs: Any) -> Any:
+        """Randomisation test re-drawing the allocation within teams (dreamkit.inference)."""
+        from dreamkit.inference import fwl_statistic, randomization_inference
+
+        s = self._sample
+        stat = fwl_statistic(s.y, self.controls(), s.clusters, studentize=studentize)
+        return randomization_inference(stat, s.treated, s.clusters, **kwargs)
+
+    def pyfixest_fit(self, week: int) -> Any:
+        """The same model for one week fitted by pyfixest (the library fit underneath)."""
+        import pyfixest as pf
+
+        s = self._sample
+        j = s.weeks.index(week)
+        y = s.outcomes[j]
+        rhs = " + ".join([self.treated, *s.covariate_names])
+        fml = f"{y} ~ {rhs}" + (f" | {self.stratum}" if self.stratum else "")
+        vcov: Any = "hetero" if self.vcov_type == "HC1" else {self.vcov_type: self.cluster}
+        return pf.feols(fml, data=s.frame.to_pandas(), vcov=vcov, ssc=pf.ssc(k_fixef="full"))
+
+
+def effect_path(
+    data: pl.DataFrame,
+    outcomes: str | Sequence[str],
+    covariates: Sequence[str] = (),
+    *,
+    treated: str = C.TREATED,
+    stratum: str | None = C.STRATUM,
+    cluster: str = C.CLUSTER,
+    vcov: str = "CRV1",
+    level: float = 0.95,
+    missing: Missing = "raise",
+    model: str | None = None,
+) -> PathResult:
+    """ITT effects tau_w for every outcome column (model 2; model 5 with no covariates).
+
+    Args:
+        data: one row per person with outcome, design and covariate columns.
+        outcomes: outcome column names, or a prefix such as ``"emp_share_"`` (weeks taken
+            from the trailing numbers).
+        covariates: baseline covariates X (empty for model 5).
+        vcov: ``"CRV1"`` (default), ``"CRV3"`` (cluster jackknife) or ``"HC1"``.
+        missing: ``"raise"`` (default) or ``"drop"`` (listwise, recorded in the result).
+
+    Returns a :class:`PathResult`: table columns term, outcome, week, estimate, std_error,
+    ci_low, ci_high, p_value, n_obs, n_clusters, control_mean.
+    """
+    sample = prepare_sample(
+        data,
+        outcomes,
+        covariates,
+        treated=treated,
+        stratum=stratum,
+        cluster=cluster,
+        missing=missing,
+    )
+    control = 1.0 - sample.treated
+    means = (control @ sample.y / control.sum())[None, :]
+    fit = fit_sample(sample, vcov, overwrite_y=True)  # sample.y now holds y~ (saves n x W)
+    table = fit_rows(
+        fit, level, [treated], sample.outcomes, means, extra={"week": list(sample.weeks)}
+    )
+    label = model or ("(2) ITT path" if covariates else "(5) ITT path, no covariates")
+    return PathResult(
+        model=label,
+        table=table.select("term", "outcome", "week", pl.exclude("term", "outcome", "week")),
+        vcov_type=vcov,
+        level=level,
+        n_obs=fit.n_obs,
+        n_clusters=fit.n_clusters,
+        n_dropped=sample.n_dropped,
+        drop_reason=sample.drop_reason,
+        fits={"path": fit},
+        fit=fit,
+        sample=sample,
+        stratum=stratum,
+        cluster=cluster,
+        treated=treated,
+    )
+
+
+def fit_sample(sample: Sample, vcov: str, *, overwrite_y: bool = False) -> FWLFit:
+    """Fit the treatment on every outcome of a prepared sample (stratum FE + covariates);
+    with ``overwrite_y`` the sample's outcome array is partialled in place."""
+    return fit_fwl(
+        sample.y,
+        sample.treated,
+        absorb=sample.strata,
+        controls=sample.covariates,
+        clusters=sample.clusters,
+        vcov=vcov,
+        regressor_names=("treated",),
+        control_names=sample.covariate_names,
+        overwrite_y=overwrite_y,
+    )
