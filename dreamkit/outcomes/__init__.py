@@ -1,0 +1,46 @@
+"""From the weekly register to analysis variables: alignment on allocation, shares,
+durations, spells, pre-allocation windows and the sample-flow ledger.
+
+The one-call entry point is :func:`build_outcomes`; the array functions underneath are public
+for custom outcomes. Definitions and formulas: ``docs/outcomes.md``.
+"""
+
+from dreamkit.outcomes.align import UNOBSERVED, AlignedTrial, Alignment, align_trial, aligned_window
+from dreamkit.outcomes.build import Outcomes, build_outcomes
+from dreamkit.outcomes.durations import Duration, duration_to_exit, duration_to_spell
+from dreamkit.outcomes.ledger import FlowStep, SampleFlow
+from dreamkit.outcomes.shares import (
+    cumulative_counts,
+    cumulative_shares,
+    state_paths,
+    total_share,
+    week_indicators,
+)
+from dreamkit.outcomes.spec import OutcomeSpec
+from dreamkit.outcomes.spells import run_lengths, spell_table
+from dreamkit.outcomes.windows import pre_window_bounds, pre_window_shares
+
+__all__ = [
+    "UNOBSERVED",
+    "AlignedTrial",
+    "Alignment",
+    "Duration",
+    "FlowStep",
+    "OutcomeSpec",
+    "Outcomes",
+    "SampleFlow",
+    "align_trial",
+    "aligned_window",
+    "build_outcomes",
+    "cumulative_counts",
+    "cumulative_shares",
+    "duration_to_exit",
+    "duration_to_spell",
+    "pre_window_bounds",
+    "pre_window_shares",
+    "run_lengths",
+    "spell_table",
+    "state_paths",
+    "total_share",
+    "week_indicators",
+]
