@@ -1,0 +1,152 @@
+"""The chunk runner: apply a function to every chunk, write each result atomically, resume.
+
+:func:`run_chunks` is deliberately small: chunks are independent, so there is nothing to
+schedule. The out-of-core work inside a chunk (Parquet scans with projection and filter
+push-down, row batches) is done by polars; parallelism across chunks is left to the user's
+cluster scheduler (``job=(k, K)`` runs every K-th chunk starting at k, see
+``docs/large-registers.md``).
+
+Guarantees, for a chunk function that is deterministic:
+
+* a chunk's output file appears under its final name only when complete (atomic rename), and
+  its record only after that, so a crash at any point loses at most the chunks in flight;
+* a rerun with the same arguments skips finished chunks and redoes the rest;
+* ``_SUCCESS`` exists only when every chunk of the run is finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from dreamkit.chunked._atomic import sha256_file, write_parquet_atomic
+from dreamkit.chunked.manifest import ChunkRecord, Manifest
+from dreamkit.errors import InputError
+
+
+@dataclass(frozen=True)
+class ChunkOutput:
+    """What a chunk function returns: a table to write (or None) and counts to record."""
+
+    frame: pl.DataFrame | None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkRun:
+    """Outcome of :func:`run_chunks`.
+
+    Attributes:
+        out_dir: the output directory.
+        records: records of all finished chunks of the run (this and earlier invocations).
+        computed: keys computed by this invocation.
+        skipped: keys found finished and skipped.
+        complete: whether every chunk is finished (``_SUCCESS`` written).
+    """
+
+    out_dir: Path
+    records: list[ChunkRecord]
+    computed: list[str]
+    skipped: list[str]
+    complete: bool
+
+    def __repr__(self) -> str:
+        return (
+            f"ChunkRun({len(self.records)} chunk(s) finished, {len(self.computed)} computed now, "
+            f"{len(self.skipped)} skipped, complete={self.complete})"
+        )
+
+    @property
+    def files(self) -> list[Path]:
+        """Output files of the finished chunks, in chunk order."""
+        return [self.out_dir / r.file for r in self.records if r.file is not None]
+
+    def scan(self) -> pl.LazyFrame:
+        """All chunk outputs as one LazyFrame, in chunk order (requires a complete run)."""
+        if not self.complete:
+            raise InputError(
+                f"the run in {str(self.out_dir)!r} is not complete; rerun it to finish the "
+                "missing chunks before reading the result."
+            )
+        if not self.files:
+            raise InputError("the run produced no rows (every chunk was empty).")
+        return pl.scan_parquet(self.files)
+
+
+def job_keys(keys: Sequence[str], job: tuple[int, int] | None) -> list[str]:
+    """The keys of job ``k`` of ``K`` (every K-th key from k); all keys when ``job`` is None."""
+    if job is None:
+        return list(keys)
+    k, n_jobs = job
+    if n_jobs < 1 or not 0 <= k < n_jobs:
+        raise InputError(f"job must be (k, K) with 0 <= k < K, got {job!r}.")
+    return list(keys[k::n_jobs])
+
+
+def run_chunks(
+    keys: Sequence[str],
+    work: Callable[[str], ChunkOutput],
+    out_dir: str | Path,
+    *,
+    run: Mapping[str, Any],
+    job: tuple[int, int] | None = None,
+    progress: bool = True,
+    description: str = "chunks",
+) -> ChunkRun:
+    """Run ``work(key)`` for every unfinished chunk and record it (module docstring).
+
+    Args:
+        keys: chunk keys in order; each names its output file ``<key>.parquet``.
+        work: the chunk function; must depend only on its chunk (and fixed arguments).
+        out_dir: output directory (created if needed).
+        run: JSON-able description of the run (task, parameters, input fingerprint); a
+            rerun in the same directory must give the same one.
+        job: ``(k, K)`` to process only every K-th chunk starting at k (cluster arrays).
+        progress: show a tqdm progress bar (chunks, persons/rows written).
+        description: label of the progress bar.
+    """
+    manifest = Manifest(out_dir, run, keys)
+    mine = job_keys(keys, job)
+    finished = {k for k in mine if manifest.done(k) is not None}
+    skipped = [k for k in mine if k in finished]
+    todo = [k for k in mine if k not in finished]
+    computed: list[str] = []
+    bar = tqdm(total=len(mine), initial=len(skipped), desc=description, disable=not progress)
+    rows = 0
+    try:
+        for key in todo:
+            start = time.perf_counter()
+            result = work(key)
+            manifest.record(_write(manifest.out_dir, key, result, start))
+            computed.append(key)
+            rows += 0 if result.frame is None else result.frame.height
+            bar.update(1)
+            bar.set_postfix(rows=f"{rows:,}")
+    finally:
+        bar.close()
+    complete = manifest.finalize()
+    return ChunkRun(manifest.out_dir, manifest.records(), computed, skipped, complete)
+
+
+def _write(out_dir: Path, key: str, result: ChunkOutput, start: float) -> ChunkRecord:
+    frame = result.frame
+    if frame is None or frame.height == 0:
+        return ChunkRecord(key, None, 0, 0, None, time.perf_counter() - start, dict(result.info))
+    name = f"{key}.parquet"
+    path = out_dir / name
+    write_parquet_atomic(frame, path)
+    return ChunkRecord(
+        key=key,
+        file=name,
+        rows=frame.height,
+        bytes=path.stat().st_size,
+        sha256=sha256_file(path),
+        seconds=time.perf_counter() - start,
+        info=dict(result.info),
+    )
