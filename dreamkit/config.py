@@ -1,0 +1,379 @@
+"""The TOML analysis configuration of a dreamkit report, validated strictly in one place.
+
+An analysis configuration says where the data come from (a synthetic trial from the simulator,
+or a DREAM-style register file plus a trial table), how outcomes are defined (state sets, the
+follow-up window W), which covariates, cut-offs and clusters the models use, how inference is
+run (bootstrap draws, randomisation-inference draws, band level, seed) and the disclosure
+threshold. Every key has a documented default (the reference study's choices), so an empty file
+is a valid configuration. Unknown keys, wrong types and missing files raise
+:class:`~dreamkit.errors.ConfigError` with a one-line message that names the key, e.g.
+``[outcomes].weeks must be an integer, got "81"``.
+
+:data:`EXAMPLE` is an annotated example (``dreamkit config --example`` prints it).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dreamkit.errors import ConfigError
+
+#: The study's four prognostic baseline covariates X of model (2).
+PROGNOSTIC_COVARIATES = ("belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1")
+#: The study's subgroup indicators (binary baseline columns).
+SUBGROUPS = (
+    "female",
+    "age_50plus",
+    "partner",
+    "higher_education",
+    "pre_sick_above_median",
+    "pre_emp_above_median",
+    "public_job",
+    "ordinary_job",
+    "mental_cause",
+    "work_related",
+)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """``[input]``: where the register and the trial table come from."""
+
+    source: str = "synthetic"  # "synthetic" or "files"
+    register: Path | None = None  # DREAM-style register file (Parquet or CSV), source = "files"
+    register_format: str = "wide"  # "wide" (y_YYWW columns) or "long" (person, week, code)
+    trial: Path | None = None  # trial table file (Parquet or CSV), source = "files"
+    employment: Path | None = None  # long format: monthly (person, month, employed) table
+    first_week: str | None = None  # register span, e.g. "y_0801"; default: the file's span
+    last_week: str | None = None
+    codemap: Path | None = None  # code-map TOML; None = the shipped DREAM-style default
+    person: str = "person_id"  # person-identifier column in both files
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """``[synthetic]``: the simulated reference trial used when ``source = "synthetic"``."""
+
+    seed: int = 20150801
+    n_unmatched: int = 12  # trial persons absent from the register (the study had 12)
+
+
+@dataclass(frozen=True)
+class DesignConfig:
+    """``[design]``: strata, clusters and the waiting-time split."""
+
+    stratum: str = "municipality"
+    cluster: str = "team"
+    short_wait_days: int = 7  # "short wait" = waiting_days < short_wait_days
+
+
+@dataclass(frozen=True)
+class OutcomesConfig:
+    """``[outcomes]``: the follow-up window and the code-map state sets behind each outcome."""
+
+    weeks: int = 81  # W: outcomes for weeks 1..W after allocation
+    employment_set: str = "employment"
+    sickness_set: str = "sickness"  # share outcome: includes disability pension, sheltered job
+    sickness_duration_set: str = "sickness_duration"  # duration outcome: excludes them
+    spell_weeks: int = 4  # employment spell of at least this many consecutive weeks
+    pre_weeks: int = 104  # pre-allocation windows cover weeks pre_weeks..1 before allocation
+    pre_window_length: int = 13  # in windows of this many weeks (104-92, ..., 13-1)
+
+
+@dataclass(frozen=True)
+class CovariatesConfig:
+    """``[covariates]``: prognostic covariates X, balance variables and subgroup indicators."""
+
+    prognostic: tuple[str, ...] = PROGNOSTIC_COVARIATES
+    balance: tuple[str, ...] = ()  # empty = every numeric baseline column of the trial table
+    subgroups: tuple[str, ...] = SUBGROUPS
+
+
+@dataclass(frozen=True)
+class SelfEfficacyConfig:
+    """``[self_efficacy]``: UW-SES (0-24) cut-offs; "low" = score <= cutoff."""
+
+    cutoff: int = 10  # descriptive tables: low 0-10, high 11-24
+    grid: tuple[int, ...] = (6, 7, 8, 9, 10, 11, 12, 13, 14)  # model (3): low 0-c, high c+1-24
+
+
+@dataclass(frozen=True)
+class PeersConfig:
+    """``[peers]``: model (4); own "low" cut-off and the cut-off behind the peer share."""
+
+    low_cutoff: int = 8  # Table 3.6: low = UW-SES 0-8
+    peer_cutoff: int = 8  # low-SE definition used for the leave-one-out peer share
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """``[inference]``: few-cluster inference settings."""
+
+    bootstrap_draws: int = 999  # wild cluster bootstrap replications B
+    ri_draws: int = 999  # randomisation-inference draws (within-team re-allocations)
+    level: float = 0.95  # pointwise and simultaneous (sup-t) band level
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class DisclosureConfig:
+    """``[disclosure]``: cells with fewer than ``min_cell`` persons are suppressed."""
+
+    min_cell: int = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated analysis configuration (see module docstring)."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
+    outcomes: OutcomesConfig = field(default_factory=OutcomesConfig)
+    covariates: CovariatesConfig = field(default_factory=CovariatesConfig)
+    self_efficacy: SelfEfficacyConfig = field(default_factory=SelfEfficacyConfig)
+    peers: PeersConfig = field(default_factory=PeersConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    disclosure: DisclosureConfig = field(default_factory=DisclosureConfig)
+
+
+_SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a TOML analysis configuration; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing .toml file")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path.name} is not valid TOML: {err}") from None
+    return parse_config(doc, base_dir=path.parent)
+
+
+def parse_config(doc: Mapping[str, Any], base_dir: str | Path = ".") -> Config:
+    """Validate a parsed TOML document; relative paths are taken relative to ``base_dir``."""
+    unknown = sorted(set(doc) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown section [{unknown[0]}]; allowed sections are "
+            + ", ".join(f"[{s}]" for s in _SECTIONS)
+        )
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        table = doc.get(name, {})
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[{name}] must be a table, got {_show(table)}")
+        sections[name] = _parse_section(name, cls, table, Path(base_dir))
+    config = Config(**sections)
+    _check_consistency(config)
+    return config
+
+
+def _parse_section(name: str, cls: type, table: Mapping[str, Any], base_dir: Path) -> Any:
+    allowed = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(
+                f"[{name}].{key} is not a known key; allowed keys are {', '.join(allowed)}"
+            )
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"[{name}].{key}"
+        kind = str(allowed[key].type)
+        values[key] = _CONVERTERS[kind](where, value, base_dir)
+        check = _CHECKS.get(where)
+        if check is not None:
+            check(where, values[key])
+    return cls(**values)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _as_int(where: str, value: Any, _: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} must be an integer, got {_show(value)}")
+    return value
+
+
+def _as_float(where: str, value: Any, _: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where} must be a number, got {_show(value)}")
+    return float(value)
+
+
+def _as_str(where: str, value: Any, _: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where} must be a non-empty string, got {_show(value)}")
+    return value
+
+
+def _as_path(where: str, value: Any, base_dir: Path) -> Path:
+    text = _as_str(where, value, base_dir)
+    path = Path(text) if Path(text).is_absolute() else base_dir / text
+    if not path.is_file():
+        raise ConfigError(f"{where} names a file that does not exist: {_show(str(path))}")
+    return path
+
+
+def _as_str_tuple(where: str, value: Any, base_dir: Path) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of strings, got {_show(value)}")
+    items = tuple(_as_str(f"{where}[{i}]", v, base_dir) for i, v in enumerate(value))
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{where} lists a name twice; give each name once")
+    return items
+
+
+def _as_int_tuple(where: str, value: Any, base_dir: Path) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where} must be a non-empty list of integers, got {_show(value)}")
+    return tuple(_as_int(f"{where}[{i}]", v, base_dir) for i, v in enumerate(value))
+
+
+_CONVERTERS: dict[str, Callable[[str, Any, Path], Any]] = {
+    "int": _as_int,
+    "float": _as_float,
+    "str": _as_str,
+    "str | None": _as_str,
+    "Path | None": _as_path,
+    "tuple[str, ...]": _as_str_tuple,
+    "tuple[int, ...]": _as_int_tuple,
+}
+
+
+def _one_of(*allowed: str) -> Callable[[str, Any], None]:
+    def check(where: str, value: Any) -> None:
+        if value not in allowed:
+            raise ConfigError(
+                f"{where} must be one of {', '.join(map(_show, allowed))}, got {_show(value)}"
+            )
+
+    return check
+
+
+def _between(low: float, high: float) -> Callable[[str, Any], None]:
+    def check(where: str, value: Any) -> None:
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if not low <= v <= high:
+                raise ConfigError(f"{where} must lie in [{low:g}, {high:g}], got {_show(v)}")
+
+    return check
+
+
+_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "[input].source": _one_of("synthetic", "files"),
+    "[input].register_format": _one_of("wide", "long"),
+    "[synthetic].n_unmatched": _between(0, 10_000),
+    "[synthetic].seed": _between(0, 2**63 - 1),
+    "[design].short_wait_days": _between(1, 365),
+    "[outcomes].weeks": _between(1, 520),
+    "[outcomes].spell_weeks": _between(1, 52),
+    "[outcomes].pre_weeks": _between(1, 520),
+    "[outcomes].pre_window_length": _between(1, 520),
+    "[self_efficacy].cutoff": _between(0, 23),
+    "[self_efficacy].grid": _between(0, 23),
+    "[peers].low_cutoff": _between(0, 23),
+    "[peers].peer_cutoff": _between(0, 23),
+    "[inference].bootstrap_draws": _between(9, 1_000_000),
+    "[inference].ri_draws": _between(9, 1_000_000),
+    "[inference].level": _between(0.5, 0.999),
+    "[inference].seed": _between(0, 2**63 - 1),
+    "[disclosure].min_cell": _between(1, 1000),
+}
+
+
+def _check_consistency(config: Config) -> None:
+    inp = config.input
+    if inp.source == "files":
+        for key in ("register", "trial"):
+            if getattr(inp, key) is None:
+                raise ConfigError(f'[input].{key} is required when [input].source = "files"')
+    elif any(
+        p is not None
+        for p in (inp.register, inp.trial, inp.employment, inp.first_week, inp.last_week)
+    ):
+        raise ConfigError(
+            "[input].register, trial, employment, first_week and last_week are only read when "
+            '[input].source = "files"; set source or remove them'
+        )
+    out = config.outcomes
+    if out.pre_weeks % out.pre_window_length:
+        raise ConfigError(
+            f"[outcomes].pre_weeks ({out.pre_weeks}) must be a multiple of "
+            f"[outcomes].pre_window_length ({out.pre_window_length})"
+        )
+
+
+EXAMPLE = """\
+# dreamkit analysis configuration (TOML). Every key is optional: the defaults below are the
+# reference study's choices. Run it with:  dreamkit report --config analysis.toml --out report
+# Relative paths are read relative to this file.
+
+[input]
+source = "synthetic"            # "synthetic" (simulated reference trial) or "files"
+# register = "dream.parquet"    # DREAM-style register (Parquet or CSV); needed for "files"
+# register_format = "wide"      # "wide": y_YYWW code columns (+ branche_YYYY_MM employment)
+#                               # "long": person, week, code rows
+# employment = "employment.parquet"  # long format: monthly table (person, month, employed)
+# first_week = "y_0801"         # register span (a long file only lists coded weeks, so give
+# last_week = "y_1252"          # the span it covers); default: first and last week in the file
+# trial = "trial.parquet"       # trial table: person_id, municipality, team, treated,
+#                               # allocation_date, team_last_allocation, uwses_1..uwses_6, ...
+# codemap = "my_codemap.toml"   # code map; default: dreamkit's DREAM-style map (check it!)
+person = "person_id"            # person-identifier column (never printed in any output)
+
+[synthetic]
+seed = 20150801                 # the simulated trial is reproducible from this seed
+n_unmatched = 12                # trial persons missing from the register (sample-flow demo)
+
+[design]
+stratum = "municipality"        # randomisation stratum (fixed effects)
+cluster = "team"                # randomisation cluster (standard errors, bootstrap, RI blocks)
+short_wait_days = 7             # short wait = fewer than 7 days to the team's last allocation
+
+[outcomes]
+weeks = 81                      # W: outcomes in weeks 1..W after the allocation week
+employment_set = "employment"   # code-map state sets behind each outcome
+sickness_set = "sickness"
+sickness_duration_set = "sickness_duration"
+spell_weeks = 4                 # duration to the first employment spell of >= 4 weeks
+pre_weeks = 104                 # pre-allocation windows: weeks 104..1 before allocation,
+pre_window_length = 13          # in 13-week windows (104-92, ..., 13-1)
+
+[covariates]
+prognostic = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
+balance = []                    # empty: every numeric baseline variable of the trial table
+subgroups = ["female", "age_50plus", "partner", "higher_education", "pre_sick_above_median",
+             "pre_emp_above_median", "public_job", "ordinary_job", "mental_cause",
+             "work_related"]
+
+[self_efficacy]
+cutoff = 10                     # UW-SES 0-24: low = 0-10, high = 11-24 (descriptive tables)
+grid = [6, 7, 8, 9, 10, 11, 12, 13, 14]   # model (3): low 0-c vs high (c+1)-24
+
+[peers]
+low_cutoff = 8                  # model (4): own low self-efficacy = UW-SES 0-8
+peer_cutoff = 8                 # cut-off behind the leave-one-out share of low-SE team-mates
+
+[inference]
+bootstrap_draws = 999           # wild cluster bootstrap (Webb/Rademacher weights, null imposed)
+ri_draws = 999                  # randomisation inference: re-allocations within teams
+level = 0.95                    # pointwise and simultaneous (sup-t) band level
+seed = 1
+
+[disclosure]
+min_cell = 5                    # suppress every cell built from fewer than 5 persons
+"""

@@ -1,0 +1,73 @@
+"""What every report section needs: the data, the configuration, the output folders, the
+disclosure log, and a place to keep the raw estimator results (for tests and the caller)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dreamkit.config import Config
+from dreamkit.design import columns as C
+from dreamkit.report.disclosure import DisclosureLog
+from dreamkit.report.figures import Figure, save_figure
+from dreamkit.report.tables import Table
+
+
+@dataclass
+class ReportContext:
+    """Inputs and sinks of the report sections.
+
+    ``persons`` is the person-level analysis table (one row per analysed person: trial
+    columns, baseline covariates and outcomes); ``flow`` the sample-flow ledger table
+    (step, reason, removed, remaining); ``randomised`` the trial table before exclusions.
+    """
+
+    config: Config
+    persons: pl.DataFrame
+    flow: pl.DataFrame
+    randomised: pl.DataFrame
+    out_dir: Path
+    log: DisclosureLog
+    results: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+    @property
+    def n_persons(self) -> int:
+        return self.persons.height
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.persons[self.config.design.cluster].n_unique())
+
+    def n_note(self, n: int | None = None, *, clustered: bool = True) -> str:
+        """The N-and-clustering note every table carries."""
+        n = self.n_persons if n is None else n
+        cluster = self.config.design.cluster
+        if clustered:
+            return (
+                f"N = {n} persons; standard errors clustered by {cluster} "
+                f"({self.n_clusters} clusters); {self.config.design.stratum} fixed effects."
+            )
+        return f"N = {n} persons in {self.n_clusters} {cluster}s; no standard errors."
+
+    def arms_ok(self, frame: pl.DataFrame, output: str, cell: str) -> bool:
+        """Whether an effect estimated on ``frame`` may be published: both arms >= k persons
+        (records the suppression otherwise)."""
+        n1 = int(frame[C.TREATED].sum())
+        return self.log.group_ok(output, cell, [n1, frame.height - n1])
+
+    def add_table(self, table: Table) -> Table:
+        """Write a table's CSV/Markdown/LaTeX files and keep it."""
+        table.write(self.out_dir / "tables")
+        self.tables[table.name] = table
+        return table
+
+    def add_figure(self, fig: Any, name: str, caption: str) -> Figure:
+        """Write a figure's PNG/SVG files and keep it."""
+        figure = save_figure(fig, self.out_dir / "figures", name, caption)
+        self.figures[name] = figure
+        return figure

@@ -1,0 +1,146 @@
+"""Balance, model (B): each baseline variable on treatment + stratum fixed effects, in the
+study's five samples (:func:`dreamkit.estimate.balance.balance`).
+
+Cells show the coefficient a (star: p < 0.05) with its team-clustered standard error; the
+joint-test table gives, per sample, the randomisation p-value of the joint test. A sample
+whose smaller arm has fewer than k persons is suppressed whole.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dreamkit.design import columns as C
+from dreamkit.report.context import ReportContext
+from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.html import Section
+from dreamkit.report.tables import Table, fmt_effect
+
+NAME = "balance"
+_DESIGN = {
+    C.PERSON,
+    C.STRATUM,
+    C.CLUSTER,
+    C.TREATED,
+    C.ALLOCATION_DATE,
+    C.TEAM_LAST_ALLOCATION,
+    C.ALLOCATION_WEEK,
+}
+
+
+def balance_variables(ctx: ReportContext) -> list[str]:
+    """Configured balance variables, or every numeric baseline column: the trial table's
+    numeric columns and the pre-allocation window shares, leaving out design columns and exact
+    linear combinations of other variables (the UW-SES items beside their total, the share
+    over all P weeks beside its windows), which would make the joint test unidentified."""
+    if ctx.config.covariates.balance:
+        return list(ctx.config.covariates.balance)
+    p = ctx.config.outcomes.pre_weeks
+    design = _DESIGN | {ctx.config.design.stratum, ctx.config.design.cluster}
+    excluded = design | set(C.UWSES_ITEMS) | {f"pre_emp_{p}_1", f"pre_sick_{p}_1"}
+    trial_cols = [
+        c
+        for c, dtype in ctx.randomised.schema.items()
+        if c not in excluded and dtype.is_numeric() and c in ctx.persons.columns
+    ]
+    pre = [
+        c
+        for c in ctx.persons.columns
+        if c.startswith(("pre_emp_", "pre_sick_")) and c not in excluded and c[-1].isdigit()
+    ]
+    return trial_cols + [c for c in pre if c not in trial_cols]
+
+
+def balance_section(ctx: ReportContext) -> Section:
+    """Balance table (variables x samples) and joint tests."""
+    from dreamkit.estimate.balance import balance, study_samples
+
+    cfg = ctx.config
+    samples = study_samples(
+        short_wait_days=cfg.design.short_wait_days, se_cutoff=cfg.self_efficacy.cutoff
+    )
+    variables = balance_variables(ctx)
+    result = balance(
+        ctx.persons,
+        variables,
+        samples=samples,
+        stratum=cfg.design.stratum,
+        cluster=cfg.design.cluster,
+        ri_draws=cfg.inference.ri_draws,
+        seed=cfg.inference.seed,
+    )
+    ctx.results["balance"] = result
+    publishable = {}
+    sizes = {}
+    for name, expr in samples.items():
+        members = ctx.persons.filter(expr.fill_null(False))
+        n1 = int(members[C.TREATED].sum())
+        sizes[name] = (members.height - n1, n1)
+        publishable[name] = ctx.arms_ok(members, NAME, f"sample {name}")
+    table = result.table
+    rows: list[list[object]] = [
+        [
+            "persons (control / course)",
+            *[f"{c} / {t}" if publishable[s] else SUPPRESSED for s, (c, t) in sizes.items()],
+        ]
+    ]
+    for var in variables:
+        row: list[object] = [var]
+        for name in samples:
+            hit = table.filter((pl.col("sample") == name) & (pl.col("variable") == var))
+            if not publishable[name]:
+                row.append(SUPPRESSED)
+            else:
+                r = hit.row(0, named=True)
+                row.append(fmt_effect(r))
+        rows.append(row)
+    n_stars = int(table["star"].sum())
+    main = ctx.add_table(
+        Table.from_rows(
+            NAME,
+            "Balance (B): coefficient on treatment (standard error) by sample",
+            ["variable", *samples],
+            rows,
+            notes=[
+                ctx.n_note(),
+                f"* p < 0.05: {n_stars} of {table.height} tests (about "
+                f"{0.05 * table.height:.0f} expected by chance); after Holm adjustment "
+                f"{int((table['p_holm'] < 0.05).sum())}, after Benjamini-Hochberg "
+                f"{int((table['p_bh'] < 0.05).sum())}.",
+            ],
+        )
+    )
+    joint_rows = [
+        [r["sample"], *(_joint_cells(r) if publishable[r["sample"]] else [SUPPRESSED] * 5)]
+        for r in result.joint.iter_rows(named=True)
+    ]
+    joint = ctx.add_table(
+        Table.from_rows(
+            "balance_joint",
+            "Balance: joint test of all variables per sample",
+            ["sample", "persons", "variables", "Wald F p-value", "randomisation p-value", "note"],
+            joint_rows,
+            notes=[
+                ctx.n_note(),
+                f"Treatment regressed on all variables and {cfg.design.stratum} fixed effects; "
+                "cluster-robust Wald F test (not computable with more variables than clusters "
+                f"- 1) and the randomisation p-value of R^2 over {cfg.inference.ri_draws} "
+                f"re-allocations within {cfg.design.cluster}s. With many variables relative to "
+                "the number of clusters the cluster-robust Wald test over-rejects badly; the "
+                "randomisation p-value is exact under the design.",
+            ],
+        )
+    )
+    return Section(
+        "balance",
+        "Balance",
+        [
+            "Model (B): x_i = a T_i + sum_k b_k M_ik + e_i for each baseline variable x, in all, "
+            "short-wait, long-wait, low and high self-efficacy samples."
+        ],
+        [main, joint],
+    )
+
+
+def _joint_cells(row: dict[str, object]) -> list[object]:
+    return [row["n_obs"], row["n_variables"], row["p_value"], row["ri_p_value"], row["note"]]

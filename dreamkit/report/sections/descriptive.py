@@ -1,0 +1,104 @@
+"""Descriptive table: means of baseline variables and outcomes by arm, waiting time and
+self-efficacy (the study's Table 3.1 layout).
+
+Groups: all; course (T = 1); control (T = 0); short wait (waiting_days < d); long wait
+(waiting_days >= d); low self-efficacy (UW-SES <= c); high (UW-SES > c). A person with a missing
+UW-SES total is in neither self-efficacy group. Each cell is the group mean of the variable
+over persons with a value; a binary variable's share is published only if at least k persons
+have it and k lack it, any other mean only if it rests on at least k persons.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dreamkit.design import columns as C
+from dreamkit.report.context import ReportContext
+from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.html import Section
+from dreamkit.report.tables import Table
+
+NAME = "descriptive"
+
+
+def groups(ctx: ReportContext) -> dict[str, pl.Expr]:
+    """The descriptive groups as boolean expressions over the person table."""
+    d = ctx.config.design.short_wait_days
+    c = ctx.config.self_efficacy.cutoff
+    return {
+        "all": pl.lit(True),
+        "course": pl.col(C.TREATED) == 1,
+        "control": pl.col(C.TREATED) == 0,
+        f"wait < {d} days": pl.col(C.WAITING_DAYS) < d,
+        f"wait >= {d} days": pl.col(C.WAITING_DAYS) >= d,
+        f"UW-SES 0-{c}": pl.col(C.UWSES) <= c,
+        f"UW-SES {c + 1}-24": pl.col(C.UWSES) > c,
+    }
+
+
+def descriptive_variables(ctx: ReportContext) -> list[str]:
+    """UW-SES, waiting time, the prognostic covariates, the subgroup indicators, the
+    pre-allocation shares over all P weeks and both share outcomes at week W."""
+    cfg = ctx.config
+    p, w = cfg.outcomes.pre_weeks, cfg.outcomes.weeks
+    wanted = [
+        C.UWSES,
+        C.WAITING_DAYS,
+        *cfg.covariates.prognostic,
+        *cfg.covariates.subgroups,
+        f"pre_emp_{p}_1",
+        f"pre_sick_{p}_1",
+        f"emp_share_{w}",
+        f"sick_share_{w}",
+        "dur_emp",
+        "event_emp",
+        "dur_sick",
+        "event_sick",
+    ]
+    return [c for c in dict.fromkeys(wanted) if c in ctx.persons.columns]
+
+
+def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
+    """Means by group for ``variables`` (columns of the person table)."""
+    group_exprs = groups(ctx)
+    frames = {name: ctx.persons.filter(expr.fill_null(False)) for name, expr in group_exprs.items()}
+    rows: list[list[object]] = [
+        ["persons", *[ctx.log.count(NAME, f"persons, {g}", f.height) for g, f in frames.items()]]
+    ]
+    for var in variables:
+        row: list[object] = [var]
+        binary = _is_binary(ctx.persons[var])
+        for group, frame in frames.items():
+            values = frame[var].drop_nulls().cast(pl.Float64)
+            cell = f"{var}, {group}"
+            if binary:
+                ok = ctx.log.binary_share_ok(NAME, cell, int(values.sum()), values.len())
+            else:
+                ok = ctx.log.group_ok(NAME, cell, [values.len()])
+            row.append(float(values.mean()) if ok else SUPPRESSED)  # type: ignore[arg-type]
+        rows.append(row)
+    table = ctx.add_table(
+        Table.from_rows(
+            NAME,
+            "Baseline variables and outcomes: means by arm, waiting time and self-efficacy",
+            ["variable", *group_exprs],
+            rows,
+            notes=[ctx.n_note(clustered=False), "Binary variables: shares; others: means."],
+        )
+    )
+    return Section(
+        "descriptive",
+        "Descriptive statistics",
+        [
+            "Means of the baseline variables and of the outcomes at the end of follow-up, by arm, "
+            "waiting time and baseline self-efficacy."
+        ],
+        [table],
+    )
+
+
+def _is_binary(values: pl.Series) -> bool:
+    if not values.dtype.is_numeric():
+        return False
+    present = values.drop_nulls().cast(pl.Float64)
+    return present.len() > 0 and bool(((present == 0.0) | (present == 1.0)).all())

@@ -1,0 +1,81 @@
+"""Prognostic covariates: the study's two-limit Tobit screening of baseline variables.
+
+Each control-group outcome share at week W is regressed on one baseline variable at a time
+(Tobit censored at 0 and 1, :func:`dreamkit.estimate.prognostic.prognostic_selection`);
+variables are ranked by the likelihood-ratio statistic. The table shows the ten most
+prognostic variables per outcome and marks those used as covariates X; counts of controls at
+the limits below k are suppressed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dreamkit.report.context import ReportContext
+from dreamkit.report.html import Section
+from dreamkit.report.sections.balance import balance_variables
+from dreamkit.report.sections.heterogeneity import LABELS, end_outcomes
+from dreamkit.report.tables import Table, fmt
+
+TOP = 10
+
+
+def prognostic_section(ctx: ReportContext) -> Section:
+    """Top-ranked prognostic variables per outcome (control group, Tobit)."""
+    from dreamkit.estimate.prognostic import prognostic_selection
+
+    used = set(ctx.config.covariates.prognostic)
+    ranking = prognostic_selection(ctx.persons, end_outcomes(ctx), balance_variables(ctx))
+    ctx.results["prognostic"] = ranking
+    rows: list[list[object]] = []
+    shown = ranking.filter(pl.col("rank") <= TOP).sort("outcome", "rank")
+    for r in shown.iter_rows(named=True):
+        label = LABELS[r["outcome"].split("_share_")[0]]
+        cell = f"{label}, {r['variable']}"
+        rows.append(
+            [
+                label,
+                r["rank"],
+                r["variable"],
+                "yes" if r["variable"] in used else "",
+                f"{fmt(r['estimate'])} ({fmt(r['std_error'])})",
+                r["lr_p_value"],
+                r["n_obs"],
+                ctx.log.count("prognostic", f"{cell}, controls at 0", int(r["n_lower"])),
+                ctx.log.count("prognostic", f"{cell}, controls at 1", int(r["n_upper"])),
+            ]
+        )
+    n_controls = int((ctx.persons["treated"] == 0).sum())
+    table = ctx.add_table(
+        Table.from_rows(
+            "prognostic",
+            f"Prognostic variables: Tobit of the control group's shares to week "
+            f"{ctx.config.outcomes.weeks} on each baseline variable (top {TOP} per outcome)",
+            [
+                "outcome",
+                "rank",
+                "variable",
+                "used as covariate",
+                "Tobit slope (se)",
+                "LR p-value",
+                "N",
+                "at 0",
+                "at 1",
+            ],
+            rows,
+            notes=[
+                f"N = {n_controls} control persons in {ctx.n_clusters} "
+                f"{ctx.config.design.cluster}s; model-based (not clustered) standard errors; "
+                "ranked by the likelihood-ratio statistic against the constant-only Tobit."
+            ],
+        )
+    )
+    return Section(
+        "prognostic",
+        "Prognostic covariates",
+        [
+            "The study chose its covariates X by Tobit regressions of control-group outcomes on "
+            "one baseline variable at a time."
+        ],
+        [table],
+    )

@@ -1,0 +1,176 @@
+"""Robustness models (5)-(7) drawn over the main path, and the subgroup table.
+
+(5) no covariates, (6) treatment interacted with centred municipality dummies (Imbens-Rubin:
+the sample-size-weighted average of municipality effects), (7) team x arm group means (robust
+to spill-overs within teams), all from :mod:`dreamkit.estimate.robustness`. Subgroups: the
+ITT of model (2) at week W within each level of each binary subgroup column and by waiting
+time; a subgroup is published only if both of its arms have at least k persons.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from dreamkit.design import columns as C
+from dreamkit.errors import EstimationError
+from dreamkit.report.context import ReportContext
+from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.figures import new_figure
+from dreamkit.report.html import Section
+from dreamkit.report.plots import draw_overlays
+from dreamkit.report.sections.heterogeneity import LABELS, end_outcomes
+from dreamkit.report.sections.paths import arms_publishable
+from dreamkit.report.tables import NOT_ESTIMABLE, Table, fmt_effect
+
+
+def robustness_section(ctx: ReportContext) -> Section:
+    """Overlay figure of models (2), (5), (6), (7) and their week-W table."""
+    from dreamkit.estimate.robustness import group_level, no_covariates, stratum_interacted
+
+    cfg = ctx.config
+    if "paths" not in ctx.results or not arms_publishable(ctx, "robustness"):
+        return Section("robustness", "Robustness", ["Suppressed: an arm is too small."])
+    kwargs: dict[str, Any] = {"stratum": cfg.design.stratum, "cluster": cfg.design.cluster}
+    cov = list(cfg.covariates.prognostic)
+    fig, axes = new_figure(ncols=2)
+    rows: list[list[object]] = []
+    fits: dict[str, Any] = {}
+    for ax, prefix in zip(axes, LABELS, strict=True):
+        outcome = f"{prefix}_share_"
+        main = ctx.results["paths"][prefix]
+        models = {
+            "(5) no covariates": no_covariates(ctx.persons, outcome, **kwargs).tidy(),
+            "(6) stratum-interacted": stratum_interacted(
+                ctx.persons, outcome, cov, **kwargs
+            ).tidy(),
+            "(7) team x arm groups": group_level(ctx.persons, outcome, cov, **kwargs).tidy(),
+        }
+        fits[prefix] = models
+        draw_overlays(
+            ax,
+            main.path.weeks,
+            main.band.estimate,
+            (main.band.pointwise_lower, main.band.pointwise_upper),
+            {label: frame["estimate"].to_numpy() for label, frame in models.items()},
+            title=f"{LABELS[prefix].capitalize()}: robustness",
+        )
+        week = main.path.tidy().filter(pl.col("week") == cfg.outcomes.weeks).row(0, named=True)
+        rows.append(_row("(2) main", LABELS[prefix], week, "CRV1 by " + cfg.design.cluster))
+        for label, frame in models.items():
+            last = frame.row(frame.height - 1, named=True)
+            se = "HC1 (groups)" if label.startswith("(7)") else "CRV1 by " + cfg.design.cluster
+            rows.append(_row(label, LABELS[prefix], last, se))
+    ctx.results["robustness"] = fits
+    table = ctx.add_table(
+        Table.from_rows(
+            "robustness",
+            f"Robustness: effect on the shares to week {cfg.outcomes.weeks}",
+            ["model", "outcome", "effect (se)", "N", "clusters / groups", "standard errors"],
+            rows,
+            notes=[
+                ctx.n_note(),
+                "Model (7) is estimated on team x arm group means: N counts groups.",
+            ],
+        )
+    )
+    figure = ctx.add_figure(
+        fig, "robustness", "Robustness models (5)-(7) over the main path (2) and its band."
+    )
+    return Section(
+        "robustness",
+        "Robustness",
+        ["Models (5)-(7) drawn over the main effect path with its pointwise band."],
+        [figure, table],
+    )
+
+
+def _row(model: str, outcome: str, r: dict[str, Any], se: str) -> list[object]:
+    return [
+        model,
+        outcome,
+        fmt_effect(r),
+        r["n_obs"],
+        r["n_clusters"],
+        se,
+    ]
+
+
+def subgroups_section(ctx: ReportContext) -> Section:
+    """Week-W ITT by subgroup (and waiting time), suppressed where an arm is below k."""
+    from dreamkit.estimate.robustness import subgroups
+
+    cfg = ctx.config
+    d = cfg.design.short_wait_days
+    wait_col = f"short_wait_{d}d"
+    data = ctx.persons.with_columns((pl.col(C.WAITING_DAYS) < d).cast(pl.Int8).alias(wait_col))
+    columns = [*cfg.covariates.subgroups, wait_col]
+    labels = {wait_col: (f"wait < {d} days", f"wait >= {d} days")}
+    rows: list[list[object]] = []
+    notes: list[str] = []
+    results: dict[str, Any] = {}
+    for col in columns:
+        ok = True
+        for level in (1, 0):
+            ok &= ctx.arms_ok(data.filter(pl.col(col) == level), "subgroups", f"{col} = {level}")
+        if not ok:
+            rows += [[f"{col} = {level}", *[SUPPRESSED] * 6] for level in (1, 0)]
+            continue
+        try:
+            results[col] = subgroups(
+                data,
+                end_outcomes(ctx),
+                [col],
+                list(cfg.covariates.prognostic),
+                stratum=cfg.design.stratum,
+                cluster=cfg.design.cluster,
+                level=cfg.inference.level,
+                min_cell=cfg.disclosure.min_cell,
+                labels=labels,
+            )
+        except EstimationError as err:
+            rows += [[f"{col} = {level}", *[NOT_ESTIMABLE] * 6] for level in (1, 0)]
+            notes.append(f"{col}: not estimable: {err}")
+            continue
+        for r in results[col].tidy().iter_rows(named=True):
+            rows.append(
+                [
+                    r["label"],
+                    LABELS[r["outcome"].split("_share_")[0]],
+                    fmt_effect(r),
+                    r["control_mean"],
+                    r["group_share"],
+                    r["n_obs"],
+                    r["dropped_covariates"],
+                ]
+            )
+    ctx.results["subgroups"] = results
+    table = ctx.add_table(
+        Table.from_rows(
+            "subgroups",
+            f"ITT on the shares to week {cfg.outcomes.weeks} by subgroup",
+            [
+                "subgroup",
+                "outcome",
+                "effect (se)",
+                "control mean",
+                "share of sample",
+                "N",
+                "covariates left out",
+            ],
+            rows,
+            notes=[
+                ctx.n_note(),
+                "Model (2) within each subgroup; covariates constant within a subgroup are left "
+                "out (listed).",
+                *notes,
+            ],
+        )
+    )
+    return Section(
+        "subgroups",
+        "Subgroups",
+        ["The ITT of model (2) within subgroups; many subgroups invite chance findings."],
+        [table],
+    )

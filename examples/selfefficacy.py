@@ -1,0 +1,22 @@
+"""Model (3), heterogeneity by self-efficacy: the fully interacted Low/High model over the
+cut-off grid c = 6..14 (low = UW-SES 0-c, high = c+1..24), team-clustered, with control means,
+group shares and the contrast tau_low - tau_high."""
+
+import polars as pl
+
+from dreamkit.estimate.heterogeneity import selfefficacy_grid
+from dreamkit.outcomes import build_outcomes
+from dreamkit.simulate import simulate_trial
+
+sim = simulate_trial(seed=1)
+persons = build_outcomes(sim.register, sim.trial).persons
+covariates = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
+
+grid = selfefficacy_grid(persons, ["emp_share_81", "sick_share_81"], covariates)
+print(
+    grid.tidy()
+    .filter(pl.col("outcome") == "emp_share_81")
+    .select(
+        "cutoff", "group", "group_range", "estimate", "std_error", "control_mean", "group_share"
+    )
+)
