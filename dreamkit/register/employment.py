@@ -171,7 +171,7 @@ def nonempty_expr(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def read_table(
-    spec: EmploymentTable,
+    employment: EmploymentTable | Source,
     *,
     person: str,
     person_ids: pl.Series,
@@ -179,8 +179,13 @@ def read_table(
     on_outside: OnOutside = "error",
     pivot: int = DEFAULT_PIVOT,
 ) -> EmploymentGrid:
-    """Read an employment table into an :class:`EmploymentGrid` over the register's rows/weeks."""
+    """Read an employment table into an :class:`EmploymentGrid` over the register's rows/weeks.
+
+    ``employment`` is an :class:`EmploymentTable` or the source of a monthly table with the
+    default columns (``EmploymentTable(employment)``).
+    """
     _check_on_outside(on_outside)
+    spec = employment if isinstance(employment, EmploymentTable) else EmploymentTable(employment)
     what = f"employment table ({spec.unit}ly)"
     person = spec.person or person
     time, flag = spec.time_column, spec.employed

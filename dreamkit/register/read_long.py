@@ -141,11 +141,8 @@ def read_long(
             "or a monthly table (person, month, employed)."
         )
     if employment is not None:
-        spec = (
-            employment if isinstance(employment, EmploymentTable) else EmploymentTable(employment)
-        )
         grid = read_table(
-            spec,
+            employment,
             person=person,
             person_ids=index,
             weeks=span,

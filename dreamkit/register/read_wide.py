@@ -119,11 +119,8 @@ def read_wide(
             frame, schema, month_cols, weeks, employment_outside, employment_prefix
         )
     elif employment is not None:
-        spec = (
-            employment if isinstance(employment, EmploymentTable) else EmploymentTable(employment)
-        )
         grid = read_table(
-            spec,
+            employment,
             person=person,
             person_ids=ids,
             weeks=weeks,

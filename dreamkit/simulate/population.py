@@ -25,15 +25,15 @@ from dreamkit.errors import InputError
 from dreamkit.register.calendar import months_of_weeks, week_of_date, weeks_of_dates
 from dreamkit.register.codemap import CodeMap
 from dreamkit.register.register import Register
-from dreamkit.simulate import states as S
 from dreamkit.simulate.baseline import BINARY, ORDERED, draw_baseline
 from dreamkit.simulate.design import Recruitment, allocation_days, randomise
-from dreamkit.simulate.effects import TrueEffects, check_link
+from dreamkit.simulate.effects import TrueEffects
 from dreamkit.simulate.engine import employment_flags, run
 from dreamkit.simulate.export import wide_table
 from dreamkit.simulate.history import HistoryParams
 from dreamkit.simulate.persons import make_persons
 from dreamkit.simulate.process import ProcessParams
+from dreamkit.simulate.settings import resolve_settings
 
 PRE_WEEKS = 104
 POST_WEEKS = 84  # weeks 1..81 plus 3 to confirm a 4-week employment spell at week 81
@@ -112,13 +112,9 @@ def simulate_population(
             f"n_teams = {n_teams}, n_municipalities = {n_munis}: need 1 <= n_municipalities "
             f"<= n_teams <= n_persons / 2 (each team needs a control and a course person)."
         )
-    effects = TrueEffects() if effects is None else effects
-    history = HistoryParams() if history is None else history
-    process = ProcessParams() if process is None else process
-    link_ = check_link(link)
-    codemap = CodeMap.default() if codemap is None else codemap
-    coder = S.StateCoder.of(codemap)
-    rng = np.random.default_rng(seed)
+    effects, history, process, link_, codemap, coder, rng = resolve_settings(
+        effects=effects, history=history, process=process, link=link, codemap=codemap, seed=seed
+    )
 
     # teams of >= 2 persons, 60% treated within each team, teams spread over municipalities
     sizes = 2 + rng.multinomial(n_persons - 2 * n_teams, np.full(n_teams, 1 / n_teams))

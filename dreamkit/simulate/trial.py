@@ -32,12 +32,13 @@ from dreamkit.simulate.design import (
     TeamDesign,
     draw_allocation,
 )
-from dreamkit.simulate.effects import TrueEffects, check_link
+from dreamkit.simulate.effects import TrueEffects
 from dreamkit.simulate.engine import employment_flags, run
 from dreamkit.simulate.export import wide_table
 from dreamkit.simulate.history import HistoryParams
 from dreamkit.simulate.persons import make_persons
 from dreamkit.simulate.process import ProcessParams
+from dreamkit.simulate.settings import resolve_settings
 from dreamkit.simulate.truth import Truth, true_paths
 
 PRE_WEEKS = 104
@@ -129,13 +130,9 @@ def simulate_trial(
         history, process: parameters of the pre- and post-allocation processes.
     """
     design = ReferenceDesign() if design is None else design
-    effects = TrueEffects() if effects is None else effects
-    history = HistoryParams() if history is None else history
-    process = ProcessParams() if process is None else process
-    link_ = check_link(link)
-    codemap = CodeMap.default() if codemap is None else codemap
-    coder = S.StateCoder.of(codemap)
-    rng = np.random.default_rng(seed)
+    effects, history, process, link_, codemap, coder, rng = resolve_settings(
+        effects=effects, history=history, process=process, link=link, codemap=codemap, seed=seed
+    )
 
     allocation, unmatched = _allocate(design, n_unmatched, rng)
     n = allocation.n

@@ -106,27 +106,18 @@ def test_ci_ends_are_where_the_shifted_test_stops_rejecting(trial, p_type):
     y = trial.y[:, 0] + 0.8 * trial.d
     res = wild_cluster_bootstrap(y, trial.d, trial.Z, trial.teams, B=399, seed=4, p_type=p_type)
     alpha = 1 - res.level
+
+    def shifted_test(tau0):
+        """A fresh WCR test of H0: tau = tau0, as y - tau0 d against tau = 0."""
+        return wild_cluster_bootstrap(
+            y - tau0 * trial.d, trial.d, trial.Z, trial.teams, B=399, seed=4, p_type=p_type
+        )
+
     for end, outward in ((res.ci_low[0], -1.0), (res.ci_high[0], 1.0)):
         assert np.isfinite(end)
         eps = 1e-5 * res.std_error[0]
-        inside = wild_cluster_bootstrap(
-            y - (end - outward * eps) * trial.d,
-            trial.d,
-            trial.Z,
-            trial.teams,
-            B=399,
-            seed=4,
-            p_type=p_type,
-        )
-        outside = wild_cluster_bootstrap(
-            y - (end + outward * eps) * trial.d,
-            trial.d,
-            trial.Z,
-            trial.teams,
-            B=399,
-            seed=4,
-            p_type=p_type,
-        )
+        inside = shifted_test(end - outward * eps)
+        outside = shifted_test(end + outward * eps)
         assert inside.p_value[0] > alpha >= outside.p_value[0]
     assert res.ci_low[0] < res.estimate[0] < res.ci_high[0]
 
