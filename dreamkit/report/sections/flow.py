@@ -88,7 +88,12 @@ def _by_arm(ctx: ReportContext, frame: pl.DataFrame, what: str) -> tuple[str | i
 
 
 def _randomised_by_arm(ctx: ReportContext) -> tuple[str | int, str | int]:
-    """Randomised per arm, hidden where randomised - analysed in that arm would be small."""
+    """Randomised per arm, hidden where randomised - analysed in that arm would be small.
+
+    Because the randomised total is published too, hiding one arm alone would leave it
+    recoverable as total minus the other arm: the other arm is then hidden as well
+    (complementary suppression).
+    """
     shown = list(_by_arm(ctx, ctx.randomised, "randomised"))
     for arm, label in ((0, "control"), (1, "course")):
         n_randomised = int((ctx.randomised[C.TREATED] == arm).sum())
@@ -96,6 +101,12 @@ def _randomised_by_arm(ctx: ReportContext) -> tuple[str | int, str | int]:
         if ctx.log.small(lost) and shown[arm] != SUPPRESSED:
             shown[arm] = SUPPRESSED
             ctx.log.record(NAME, f"randomised, {label}", "would reveal a small exclusion count")
+    for arm, label in ((0, "control"), (1, "course")):
+        if shown[1 - arm] == SUPPRESSED and shown[arm] != SUPPRESSED:
+            shown[arm] = SUPPRESSED
+            ctx.log.record(
+                NAME, f"randomised, {label}", "total minus this arm would reveal the other arm"
+            )
     return shown[0], shown[1]
 
 
