@@ -10,21 +10,161 @@ Fitted over a grid of cut-offs (default c = 6..14: low 0-6 ... 0-14, high 7-24 .
 with each group's control mean and share of the sample, and the contrast
 :math:`\tau_1 - \tau_2` with SE :math:`\sqrt{V_{11} + V_{22} - 2V_{12}}` from the same
 cluster-robust covariance.
+
+Few-cluster inference for the contrast (:class:`GridResult`):
+:meth:`GridResult.wild_cluster_bootstrap` (restricted wild cluster bootstrap of the
+reparametrised model
+:math:`\tau_2 T_i + (\tau_1 - \tau_2) T_i Low_i + \dots`, CI by test inversion) and
+:meth:`GridResult.randomization_inference` (the allocation re-drawn within teams, statistic
+:math:`\hat\tau_1 - \hat\tau_2`), both with Romano-Wolf p-values across the grid
+(cut-offs x outcomes) from the joint draws; see :mod:`dreamkit.estimate.contrast_inference`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.design.selfefficacy import DEFAULT_CUTOFFS, UWSES_MAX, check_cutoff
 from dreamkit.errors import InputError
 from dreamkit.estimate.cells import check_cells, fit_cells, group_means
-from dreamkit.estimate.design_matrix import Missing, prepare_sample
+from dreamkit.estimate.contrast_inference import (
+    CellDesign,
+    adjusted_columns,
+    bootstrap_method,
+    cell_design,
+    contrast_randomization,
+    contrast_wild_bootstrap,
+    inference_table,
+    randomization_method,
+)
+from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.result import EstimateResult, contrast_row, fit_rows
+from dreamkit.inference.wild_bootstrap import PType, WeightType
+
+LOW_MINUS_HIGH = (1.0, -1.0)
+
+
+@dataclass(frozen=True, repr=False)
+class GridResult(EstimateResult):
+    """Model (3) over the cut-off grid, with few-cluster inference for tau_low - tau_high.
+
+    :attr:`sample` is the estimation sample and :attr:`scores` its UW-SES totals, so that
+    each cut-off's design can be rebuilt (:meth:`cell_design`).
+    """
+
+    sample: Sample | None = field(default=None, repr=False)
+    scores: NDArray[np.float64] | None = field(default=None, repr=False)
+    cutoffs: tuple[int, ...] = ()
+
+    def cell_design(self, cutoff: int) -> CellDesign:
+        """The dense design of cut-off ``cutoff`` (cells low = 0, high = 1; two effects)."""
+        if cutoff not in self.cutoffs:
+            raise InputError(f"cut-off {cutoff} is not in this grid; it has {self.cutoffs}.")
+        assert self.sample is not None and self.scores is not None
+        cells = (self.scores > cutoff).astype(np.intp)
+        return cell_design(self.sample, cells, 2, (0, 1), interact_strata=True)
+
+    def wild_cluster_bootstrap(
+        self,
+        B: int = 999,
+        *,
+        weights: WeightType = "rademacher",
+        seed: int = 0,
+        p_type: PType = "symmetric",
+        level: float | None = None,
+    ) -> pl.DataFrame:
+        """Restricted wild cluster bootstrap (WCR) of tau_low - tau_high per cut-off and outcome.
+
+        Same seed, hence the same team weights, for every cut-off: ``p_romano_wolf`` adjusts
+        across all rows (cut-offs x outcomes) from the joint bootstrap t's. Rows sorted as
+        :attr:`table`. Columns: cutoff,
+        outcome, estimate, p_value, ci_low, ci_high (test inversion at ``level``, default the
+        grid's), method, draws, p_romano_wolf.
+        """
+        parts, t_obs, t_boot, p_all = [], [], [], []
+        for c in self.cutoffs:
+            design = self.cell_design(c)
+            res = contrast_wild_bootstrap(
+                design,
+                LOW_MINUS_HIGH,
+                B=B,
+                weights=weights,
+                seed=seed,
+                p_type=p_type,
+                level=self.level if level is None else level,
+                impose_null=True,
+            )
+            keys = {"cutoff": [c] * len(design.outcomes), "outcome": design.outcomes}
+            parts.append(
+                inference_table(
+                    keys,
+                    res.estimate,
+                    res.p_value,
+                    res.ci_low,
+                    res.ci_high,
+                    bootstrap_method(res),
+                    res.n_boot,
+                )
+            )
+            t_obs.append(res.t_stat)
+            t_boot.append(res.t_boot)
+            p_all.append(res.p_value)
+        adj = adjusted_columns(
+            np.concatenate(t_obs),
+            np.hstack(t_boot),
+            np.concatenate(p_all),
+            method="romano-wolf",
+            plus_one=False,
+        )
+        table = pl.concat(parts).with_columns(pl.Series("p_romano_wolf", adj["p_adjusted"]))
+        return table.sort("cutoff", "outcome", maintain_order=True)
+
+    def randomization_inference(
+        self,
+        n_draws: int = 999,
+        *,
+        seed: int = 0,
+        exact_if_at_most: int | None = None,
+    ) -> pl.DataFrame:
+        """Two-sided randomisation test of tau_low - tau_high per cut-off and outcome.
+
+        The allocation is re-drawn within teams (each team keeps its number treated) and the
+        statistic is the estimated contrast; one set of allocations serves every cut-off and
+        outcome, so ``p_romano_wolf`` adjusts across all rows from the joint draws. Columns as
+        :meth:`wild_cluster_bootstrap` (ci_low, ci_high are NaN).
+        """
+        designs = [self.cell_design(c) for c in self.cutoffs]
+        res = contrast_randomization(
+            [(d, LOW_MINUS_HIGH) for d in designs],
+            n_draws=n_draws,
+            seed=seed,
+            exact_if_at_most=exact_if_at_most,
+        )
+        outcomes = designs[0].outcomes
+        keys: dict[str, list[Any]] = {
+            "cutoff": [c for c in self.cutoffs for _ in outcomes],
+            "outcome": list(outcomes) * len(self.cutoffs),
+        }
+        adj = adjusted_columns(
+            res.statistic, res.draws, res.p_value, method="romano-wolf", plus_one=not res.exact
+        )
+        return inference_table(
+            keys,
+            res.statistic,
+            res.p_value,
+            None,
+            None,
+            randomization_method(res),
+            res.draws.shape[0],
+            extra={"p_romano_wolf": adj["p_adjusted"]},
+        ).sort("cutoff", "outcome", maintain_order=True)
 
 
 def selfefficacy_grid(
@@ -41,13 +181,15 @@ def selfefficacy_grid(
     level: float = 0.95,
     min_cell: int = 5,
     missing: Missing = "raise",
-) -> EstimateResult:
+) -> GridResult:
     """Model (3) for every cut-off in ``cutoffs`` (low = score 0..c, high = c+1..24).
 
     Table columns: cutoff, group ("low", "high", "low - high"), group_range ("0-6", ...),
     term, outcome, estimate, std_error, ci_low, ci_high, p_value, n_obs, n_clusters,
     control_mean, group_share. Plot effect against cut-off from the "low"/"high" rows.
-    A cell (group x arm) with fewer than ``min_cell`` persons is an error.
+    A cell (group x arm) with fewer than ``min_cell`` persons is an error. The returned
+    :class:`GridResult` also offers ``.wild_cluster_bootstrap()`` and
+    ``.randomization_inference()`` for the "low - high" contrasts.
     """
     cuts = sorted({check_cutoff(c) for c in cutoffs})
     if not cuts:
@@ -115,7 +257,7 @@ def selfefficacy_grid(
         "outcome",
         pl.exclude("cutoff", "group", "group_range", "term", "outcome"),
     )
-    return EstimateResult(
+    return GridResult(
         model="(3) heterogeneity by self-efficacy",
         table=table.sort("cutoff", "outcome", maintain_order=True),
         vcov_type=vcov,
@@ -125,4 +267,7 @@ def selfefficacy_grid(
         n_dropped=sample.n_dropped,
         drop_reason=sample.drop_reason,
         fits=fits,
+        sample=sample,
+        scores=scores,
+        cutoffs=tuple(cuts),
     )

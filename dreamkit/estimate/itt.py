@@ -25,9 +25,19 @@ import polars as pl
 from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
+from dreamkit.estimate.contrast_inference import (
+    AdjustMethod,
+    DrawSource,
+    adjusted_columns,
+    bootstrap_method,
+    check_source,
+    inference_table,
+    randomization_method,
+)
 from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.fwl import FWLFit, fit_fwl
 from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.inference.wild_bootstrap import WeightType
 
 
 @dataclass(frozen=True, repr=False)
@@ -105,6 +115,61 @@ class PathResult(EstimateResult):
         s = self._sample
         stat = fwl_statistic(s.y, self.controls(), s.clusters, studentize=studentize)
         return randomization_inference(stat, s.treated, s.clusters, **kwargs)
+
+    def adjusted_pvalues(
+        self,
+        method: AdjustMethod = "romano-wolf",
+        *,
+        draws: DrawSource = "bootstrap",
+        B: int = 999,
+        weights: WeightType = "rademacher",
+        n_draws: int = 999,
+        seed: int = 0,
+    ) -> pl.DataFrame:
+        r"""p-values across the W weeks adjusted for multiple testing from joint null draws.
+
+        ``draws="bootstrap"``: restricted wild cluster bootstrap t's (B, W), one set of team
+        weights for all weeks, marginal :math:`p_w = B^{-1}\#\{|t^*_{bw}| \ge |t_w|\}`;
+        ``draws="randomization"``: the CRV1 t of every week under allocations re-drawn within
+        teams, :math:`p_w = (1 + \#)/(1 + R)` (Monte Carlo) or :math:`\#/M` (exact).
+        ``p_adjusted``: Romano-Wolf step-down max-T (``method="romano-wolf"``) or
+        Westfall-Young step-down min-P (``"westfall-young"``) over the family of all weeks;
+        ``p_holm``, ``p_bh``: Holm and Benjamini-Hochberg on the marginal p-values.
+
+        Columns: week, outcome, estimate, t_stat, p_value, p_adjusted, p_holm, p_bh, method,
+        draws.
+        """
+        check_source(draws)
+        if draws == "bootstrap":
+            wb = self.wild_cluster_bootstrap(B=B, weights=weights, seed=seed, impose_null=True)
+            t_obs, t_draws, p = wb.t_stat, wb.t_boot, wb.p_value
+            label, n_used, plus_one = bootstrap_method(wb), wb.n_boot, False
+        else:
+            ri = self.randomization_inference(studentize=True, n_draws=n_draws, seed=seed)
+            t_obs, t_draws, p = ri.statistic, ri.draws, ri.p_value
+            label, n_used, plus_one = randomization_method(ri), ri.draws.shape[0], not ri.exact
+        adj = adjusted_columns(t_obs, t_draws, p, method=method, plus_one=plus_one)
+        return inference_table(
+            {"week": self.weeks, "outcome": self._sample.outcomes},
+            self.estimates,
+            p,
+            None,
+            None,
+            f"{label}; {method}",
+            n_used,
+            extra={"t_stat": t_obs, **adj},
+        ).select(
+            "week",
+            "outcome",
+            "estimate",
+            "t_stat",
+            "p_value",
+            "p_adjusted",
+            "p_holm",
+            "p_bh",
+            "method",
+            "draws",
+        )
 
     def pyfixest_fit(self, week: int) -> Any:
         """The same model for one week fitted by pyfixest (the library fit underneath)."""

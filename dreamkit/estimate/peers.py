@@ -10,21 +10,41 @@ UW-SES <= ``peer_cutoff`` exceeds the median over teams, :mod:`dreamkit.design.p
 
 Cell terms are municipality fixed effects plus cell dummies (``interact_strata=False``,
 default) or municipality x cell fixed effects (``True``, as in model 3). Team-clustered.
+
+Few-cluster inference (:class:`PeerResult`) for every cell effect and the peer contrasts
+(:data:`CONTRASTS`): :meth:`PeerResult.wild_cluster_bootstrap` (restricted wild cluster
+bootstrap of each single coefficient or contrast, reparametrised) and
+:meth:`PeerResult.randomization_inference` (allocation re-drawn within teams), with
+Romano-Wolf p-values across all of them; see :mod:`dreamkit.estimate.contrast_inference`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.design.peers import peers_low, team_low_share_median
 from dreamkit.design.selfefficacy import low_self_efficacy
+from dreamkit.errors import InputError
 from dreamkit.estimate.cells import check_cells, fit_cells, group_means
-from dreamkit.estimate.design_matrix import Missing, prepare_sample
+from dreamkit.estimate.contrast_inference import (
+    CellDesign,
+    adjusted_columns,
+    bootstrap_method,
+    cell_design,
+    contrast_randomization,
+    contrast_wild_bootstrap,
+    inference_table,
+    randomization_method,
+)
+from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.inference.wild_bootstrap import PType, WeightType
 
 CELLS = (
     "low SE, low-SE peers",
@@ -36,6 +56,143 @@ _VERSIONS = {
     "four-cell": ((0, 1, 2, 3), CELLS),
     "restricted": ((0, 1, 2, 2), (*CELLS[:2], "high SE")),
 }
+PEER_CONTRAST_LOW = "low SE: low-SE peers - high-SE peers"
+PEER_CONTRAST_HIGH = "high SE: low-SE peers - high-SE peers"
+#: Per version: (name, weights over the version's effects): every cell effect, then the peer
+#: contrasts (effect with low-SE peers minus effect with high-SE peers, within own SE).
+CONTRASTS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
+    "four-cell": (
+        *((name, tuple(float(i == j) for i in range(4))) for j, name in enumerate(CELLS)),
+        (PEER_CONTRAST_LOW, (1.0, -1.0, 0.0, 0.0)),
+        (PEER_CONTRAST_HIGH, (0.0, 0.0, 1.0, -1.0)),
+    ),
+    "restricted": (
+        *(
+            (name, tuple(float(i == j) for i in range(3)))
+            for j, name in enumerate(_VERSIONS["restricted"][1])
+        ),
+        (PEER_CONTRAST_LOW, (1.0, -1.0, 0.0)),
+    ),
+}
+
+
+@dataclass(frozen=True, repr=False)
+class PeerResult(EstimateResult):
+    """Model (4) with few-cluster inference for its cell effects and peer contrasts.
+
+    :attr:`sample` is the estimation sample and :attr:`cells` each person's cell (0..3 in
+    the order of :data:`CELLS`), so that each version's design can be rebuilt.
+    """
+
+    sample: Sample | None = field(default=None, repr=False)
+    cells: NDArray[np.intp] | None = field(default=None, repr=False)
+    interact_strata: bool = False
+
+    def cell_design(self, version: str) -> CellDesign:
+        """The dense design of ``version`` ("four-cell" or "restricted")."""
+        if version not in _VERSIONS:
+            raise InputError(f"version must be one of {tuple(_VERSIONS)}; got {version!r}.")
+        assert self.sample is not None and self.cells is not None
+        groups = _VERSIONS[version][0]
+        return cell_design(
+            self.sample, self.cells, len(CELLS), groups, interact_strata=self.interact_strata
+        )
+
+    def wild_cluster_bootstrap(
+        self,
+        B: int = 999,
+        *,
+        weights: WeightType = "rademacher",
+        seed: int = 0,
+        p_type: PType = "symmetric",
+        level: float | None = None,
+    ) -> pl.DataFrame:
+        """Restricted wild cluster bootstrap (WCR) of each row of :data:`CONTRASTS`.
+
+        Each single coefficient or contrast is the coefficient of one regressor after
+        reparametrisation; the same seed (so the same team weights) serves every contrast, and
+        ``p_romano_wolf`` adjusts across all rows (versions x contrasts x outcomes). Columns:
+        version, contrast, outcome, estimate, p_value, ci_low, ci_high, method, draws,
+        p_romano_wolf.
+        """
+        parts, t_obs, t_boot, p_all = [], [], [], []
+        for version, contrasts in CONTRASTS.items():
+            design = self.cell_design(version)
+            for name, c in contrasts:
+                res = contrast_wild_bootstrap(
+                    design,
+                    c,
+                    B=B,
+                    weights=weights,
+                    seed=seed,
+                    p_type=p_type,
+                    level=self.level if level is None else level,
+                    impose_null=True,
+                )
+                n_out = len(design.outcomes)
+                keys = {
+                    "version": [version] * n_out,
+                    "contrast": [name] * n_out,
+                    "outcome": design.outcomes,
+                }
+                parts.append(
+                    inference_table(
+                        keys,
+                        res.estimate,
+                        res.p_value,
+                        res.ci_low,
+                        res.ci_high,
+                        bootstrap_method(res),
+                        res.n_boot,
+                    )
+                )
+                t_obs.append(res.t_stat)
+                t_boot.append(res.t_boot)
+                p_all.append(res.p_value)
+        adj = adjusted_columns(
+            np.concatenate(t_obs),
+            np.hstack(t_boot),
+            np.concatenate(p_all),
+            method="romano-wolf",
+            plus_one=False,
+        )
+        return pl.concat(parts).with_columns(pl.Series("p_romano_wolf", adj["p_adjusted"]))
+
+    def randomization_inference(
+        self, n_draws: int = 999, *, seed: int = 0, exact_if_at_most: int | None = None
+    ) -> pl.DataFrame:
+        """Two-sided randomisation tests of every row of :data:`CONTRASTS` (sharp null).
+
+        The allocation is re-drawn within teams (each keeps its number treated; cells are
+        baseline attributes and stay fixed); the statistic is the estimated effect or
+        contrast. One set of allocations serves all rows, so ``p_romano_wolf`` adjusts across
+        them from the joint draws. Columns as :meth:`wild_cluster_bootstrap` (ci_low, ci_high
+        NaN).
+        """
+        items, keys = [], {"version": [], "contrast": [], "outcome": []}  # type: ignore[var-annotated]
+        for version, contrasts in CONTRASTS.items():
+            design = self.cell_design(version)
+            items.append((design, np.array([c for _, c in contrasts])))
+            for name, _ in contrasts:
+                keys["version"] += [version] * len(design.outcomes)
+                keys["contrast"] += [name] * len(design.outcomes)
+                keys["outcome"] += list(design.outcomes)
+        res = contrast_randomization(
+            items, n_draws=n_draws, seed=seed, exact_if_at_most=exact_if_at_most
+        )
+        adj = adjusted_columns(
+            res.statistic, res.draws, res.p_value, method="romano-wolf", plus_one=not res.exact
+        )
+        return inference_table(
+            keys,
+            res.statistic,
+            res.p_value,
+            None,
+            None,
+            randomization_method(res),
+            res.draws.shape[0],
+            extra={"p_romano_wolf": adj["p_adjusted"]},
+        )
 
 
 def peer_effects(
@@ -55,12 +212,13 @@ def peer_effects(
     level: float = 0.95,
     min_cell: int = 5,
     missing: Missing = "raise",
-) -> EstimateResult:
+) -> PeerResult:
     """Model (4), both versions. The peer share is computed on the analysed sample's teams.
 
     Table columns: version ("four-cell", "restricted"), group (cell), term, outcome,
     estimate, std_error, ci_low, ci_high, p_value, n_obs, n_clusters, control_mean,
-    group_share; plus ``peer_threshold`` (the median used).
+    group_share; plus ``peer_threshold`` (the median used). The returned :class:`PeerResult`
+    also offers ``.wild_cluster_bootstrap()`` and ``.randomization_inference()``.
     """
     sample = prepare_sample(
         data,
@@ -107,7 +265,7 @@ def peer_effects(
     table = pl.concat(parts, how="vertical_relaxed").select(
         "version", "group", "term", "outcome", pl.exclude("version", "group", "term", "outcome")
     )
-    return EstimateResult(
+    return PeerResult(
         model="(4) peer composition",
         table=table,
         vcov_type=vcov,
@@ -117,4 +275,7 @@ def peer_effects(
         n_dropped=sample.n_dropped,
         drop_reason=sample.drop_reason,
         fits=fits,
+        sample=sample,
+        cells=cells,
+        interact_strata=interact_strata,
     )

@@ -21,16 +21,30 @@ r"""Robustness models (5)-(7), subgroup effects and waiting-time splits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.errors import InputError
 from dreamkit.estimate.cells import check_cells
+from dreamkit.estimate.contrast_inference import (
+    AdjustMethod,
+    DrawSource,
+    adjusted_columns,
+    bootstrap_method,
+    check_source,
+    inference_table,
+    randomization_method,
+    sample_controls,
+)
 from dreamkit.estimate.design_matrix import (
     Missing,
+    Sample,
+    codes_of,
     handle_missing,
     prepare_sample,
     require_columns,
@@ -39,6 +53,147 @@ from dreamkit.estimate.design_matrix import (
 from dreamkit.estimate.fwl import fit_fwl
 from dreamkit.estimate.itt import PathResult, effect_path, fit_sample
 from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.inference import (
+    WildBootstrapResult,
+    fwl_statistic,
+    randomization_inference,
+    wild_cluster_bootstrap,
+)
+from dreamkit.inference._linalg import control_basis
+from dreamkit.inference.wild_bootstrap import WeightType
+
+_ROW = "__dreamkit_row"
+
+
+@dataclass(frozen=True, repr=False)
+class SubgroupsResult(EstimateResult):
+    """Subgroup ITTs with joint multiple-testing adjustment across subgroups.
+
+    :attr:`samples` holds each subgroup's estimation sample (keys ``"col=level"`` in table
+    order), :attr:`positions` its rows as positions in the union of all subgroups' rows, and
+    :attr:`union_treated` / :attr:`union_clusters` (team codes) the arms and teams there.
+    """
+
+    samples: Mapping[str, Sample] = field(default_factory=dict, repr=False)
+    positions: Mapping[str, NDArray[np.intp]] = field(default_factory=dict, repr=False)
+    union_treated: NDArray[np.float64] | None = field(default=None, repr=False)
+    union_clusters: NDArray[np.intp] | None = field(default=None, repr=False)
+
+    def adjusted_pvalues(
+        self,
+        method: AdjustMethod = "romano-wolf",
+        *,
+        draws: DrawSource = "randomization",
+        n_draws: int = 999,
+        B: int = 999,
+        weights: WeightType = "rademacher",
+        seed: int = 0,
+    ) -> pl.DataFrame:
+        r"""Subgroup p-values adjusted across all rows (subgroups x outcomes) of :attr:`table`.
+
+        The statistic of subgroup s is its CRV1 t (model (2) within s). Joint null draws keep
+        the dependence between overlapping and complementary subgroups:
+
+        * ``"randomization"``: one set of allocations re-drawn within teams on the union of
+          the subgroups' rows (each team keeps its number treated), applied to every
+          subgroup; :math:`p = (1 + \#)/(1 + R)` (Monte Carlo) or :math:`\#/M` (exact);
+        * ``"bootstrap"``: the restricted wild cluster bootstrap of every subgroup with one
+          weight per team shared by all subgroups (each subgroup is fitted on the union with
+          the rows outside it set to zero in y, T and Z, which leaves its estimate, its scores
+          and its bootstrap p-value unchanged; the t's are rescaled to the subgroup's own CRV1
+          small-sample factor), :math:`p = B^{-1}\#\{|t^*| \ge |t|\}`.
+
+        ``p_adjusted``: Romano-Wolf step-down max-T or Westfall-Young step-down min-P over
+        the family; ``p_holm`` and ``p_bh`` from the marginal p-values. Columns: group, level,
+        label, outcome, estimate, t_stat, p_value, p_adjusted, p_holm, p_bh, method, draws.
+        """
+        check_source(draws)
+        assert self.union_treated is not None and self.union_clusters is not None
+        if draws == "randomization":
+            ri = randomization_inference(
+                _JointStatistic(self.samples, self.positions),
+                self.union_treated,
+                self.union_clusters,
+                n_draws=n_draws,
+                seed=seed,
+            )
+            t_obs, t_draws, p = ri.statistic, ri.draws, ri.p_value
+            label, n_used, plus_one = randomization_method(ri), ri.draws.shape[0], not ri.exact
+        else:
+            t_parts, d_parts, p_parts = [], [], []
+            for key, sample in self.samples.items():
+                res, scale = self._padded_bootstrap(key, sample, B, weights, seed)
+                t_parts.append(res.t_stat * scale)
+                d_parts.append(res.t_boot * scale)
+                p_parts.append(res.p_value)
+            t_obs, t_draws, p = np.concatenate(t_parts), np.hstack(d_parts), np.concatenate(p_parts)
+            label, n_used, plus_one = bootstrap_method(res), res.n_boot, False
+        adj = adjusted_columns(t_obs, t_draws, p, method=method, plus_one=plus_one)
+        keys = self.table.select("group", "level", "label", "outcome").to_dict(as_series=False)
+        return inference_table(
+            keys,
+            self.table["estimate"].to_numpy(),
+            p,
+            None,
+            None,
+            f"{label}; {method}",
+            n_used,
+            extra={"t_stat": t_obs, **adj},
+        ).select(
+            "group",
+            "level",
+            "label",
+            "outcome",
+            "estimate",
+            "t_stat",
+            "p_value",
+            "p_adjusted",
+            "p_holm",
+            "p_bh",
+            "method",
+            "draws",
+        )
+
+    def _padded_bootstrap(
+        self, key: str, sample: Sample, B: int, weights: WeightType, seed: int
+    ) -> tuple[WildBootstrapResult, float]:
+        """WCR of one subgroup on the zero-padded union, and the factor turning its t's into
+        the subgroup's own CRV1 t's: sqrt(c_union / c_subgroup)."""
+        assert self.union_clusters is not None
+        pos = self.positions[key]
+        n_union, n_sub = self.union_clusters.shape[0], sample.y.shape[0]
+        z = sample_controls(sample)
+        y_pad = np.zeros((n_union, sample.y.shape[1]))
+        d_pad = np.zeros(n_union)
+        z_pad = np.zeros((n_union, z.shape[1]))
+        y_pad[pos], d_pad[pos], z_pad[pos] = sample.y, sample.treated, z
+        res = wild_cluster_bootstrap(
+            y_pad, d_pad, z_pad, self.union_clusters, B=B, weights=weights, seed=seed
+        )
+        k = 1 + control_basis(z).shape[1]
+        g = sample.n_clusters
+        own = g / (g - 1) * (n_sub - 1) / (n_sub - k)
+        return res, float(np.sqrt(res.small_sample_factor / own))
+
+
+class _JointStatistic:
+    """CRV1 t of every subgroup (and outcome) for allocations of the union's rows."""
+
+    vectorized = True
+
+    def __init__(
+        self, samples: Mapping[str, Sample], positions: Mapping[str, NDArray[np.intp]]
+    ) -> None:
+        self._parts = [
+            (
+                positions[key],
+                fwl_statistic(s.y, sample_controls(s), s.clusters, studentize=True),
+            )
+            for key, s in samples.items()
+        ]
+
+    def __call__(self, allocations: NDArray[np.int8]) -> NDArray[np.float64]:
+        return np.hstack([stat(allocations[:, pos]) for pos, stat in self._parts])
 
 
 def no_covariates(
@@ -211,7 +366,7 @@ def subgroups(
     min_cell: int = 5,
     missing: Missing = "raise",
     labels: dict[str, tuple[str, str]] | None = None,
-) -> EstimateResult:
+) -> SubgroupsResult:
     """ITT within each level (1 and 0) of each binary column in ``by``.
 
     ``labels`` optionally names the levels, e.g. ``{"female": ("women", "men")}``. A
@@ -221,14 +376,18 @@ def subgroups(
 
     Table columns: group (column), level (1/0), label, term, outcome, estimate, std_error,
     ci_low, ci_high, p_value, n_obs, n_clusters, control_mean, group_share, n_dropped,
-    dropped_covariates.
+    dropped_covariates. The returned :class:`SubgroupsResult` adds
+    ``.adjusted_pvalues()`` (Romano-Wolf / Westfall-Young, Holm, Benjamini-Hochberg).
     """
     if not by:
         raise InputError("by is empty; pass binary subgroup columns such as ['female'].")
     require_columns(data, list(by), "subgroup")
-    parts, fits = [], {}
+    if _ROW in data.columns:
+        raise InputError(f"column {_ROW!r} is reserved for row bookkeeping; rename it.")
+    indexed = data.with_row_index(_ROW)
+    parts, fits, samples = [], {}, {}
     for col in by:
-        sub, n_col_dropped, _ = handle_missing(data, [col], missing)
+        sub, n_col_dropped, _ = handle_missing(indexed, [col], missing)
         values = sub[col].cast(pl.Float64)
         bad = sorted(set(values.unique().to_list()) - {0.0, 1.0})
         if bad:
@@ -249,11 +408,13 @@ def subgroups(
                 treated=treated,
                 stratum=stratum,
                 cluster=cluster,
+                extra=[_ROW],
                 missing=missing,
                 require_both_arms=False,
             )
             fit = fit_sample(sample, vcov)
             fits[f"{col}={lvl}"] = fit
+            samples[f"{col}={lvl}"] = sample
             means = sample.y[sample.treated == 0].mean(axis=0)[None, :]
             parts.append(
                 fit_rows(
@@ -280,7 +441,10 @@ def subgroups(
         "outcome",
         pl.exclude("group", "level", "label", "term", "outcome"),
     )
-    return EstimateResult(
+    row_ids = {k: s.frame[_ROW].to_numpy().astype(np.intp) for k, s in samples.items()}
+    union = np.unique(np.concatenate(list(row_ids.values())))
+    union_frame = data[union]
+    return SubgroupsResult(
         model="subgroups",
         table=table,
         vcov_type=vcov,
@@ -288,6 +452,10 @@ def subgroups(
         n_obs=data.height,
         n_clusters=int(data[cluster].n_unique()),
         fits=fits,
+        samples=samples,
+        positions={k: np.searchsorted(union, r) for k, r in row_ids.items()},
+        union_treated=union_frame[treated].cast(pl.Float64).to_numpy(),
+        union_clusters=codes_of(union_frame[cluster])[0],
     )
 
 
@@ -299,7 +467,7 @@ def waiting_time_split(
     days: int = 7,
     waiting_days: str = C.WAITING_DAYS,
     **kwargs: object,
-) -> EstimateResult:
+) -> SubgroupsResult:
     """ITT for short (waiting_days < ``days``) and long waits; see :func:`subgroups`."""
     require_columns(data, [waiting_days], "waiting-time")
     col = f"short_wait_{days}d"
