@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy dreamkit
 	$(BIN)/mkdocs build --strict --site-dir .site
-	$(BIN)/pytest -q -n 2
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -n 2
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir .site
