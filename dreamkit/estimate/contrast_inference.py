@@ -27,7 +27,11 @@ cut-offs) at once, so every statistic sees the same allocations and the draws ar
 
 **Joint multiple testing.** :func:`adjusted_columns` turns observed statistics (K,) and their
 joint null draws (B, K) into Romano-Wolf (or Westfall-Young min-P) adjusted p-values plus
-Holm and Benjamini-Hochberg columns (:mod:`dreamkit.inference.multiple_testing`).
+Holm and Benjamini-Hochberg columns (:mod:`dreamkit.inference.multiple_testing`);
+:class:`NullDraws` carries such draws from either source and :func:`adjusted_table` makes the
+tidy table. For a family of cell contrasts (:data:`ContrastFamily`, models 3 and 4)
+:func:`family_wild_bootstrap` and :func:`family_randomization` give every row with its
+Romano-Wolf p-value across the family.
 """
 
 from __future__ import annotations
@@ -41,17 +45,18 @@ import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.design_matrix import Sample
+from dreamkit.estimate.design_matrix import Sample, dummies
 from dreamkit.inference import (
     RandomizationResult,
     WildBootstrapResult,
     adjust_pvalues,
+    annihilate,
+    control_basis,
     randomization_inference,
     romano_wolf,
     westfall_young,
     wild_cluster_bootstrap,
 )
-from dreamkit.inference._linalg import annihilate, control_basis
 
 AdjustMethod = Literal["romano-wolf", "westfall-young"]
 DrawSource = Literal["bootstrap", "randomization"]
@@ -100,9 +105,9 @@ def cell_design(
     stratum x cell dummies, or stratum dummies plus cell dummies 2..C; then covariates)."""
     if interact_strata:
         combined = np.unique(sample.strata * n_cells + cells, return_inverse=True)[1]
-        blocks = [_dummies(combined.reshape(-1))]
+        blocks = [dummies(combined.reshape(-1))]
     else:
-        blocks = [_dummies(sample.strata), _dummies(cells)[:, 1:]]
+        blocks = [dummies(sample.strata), dummies(cells)[:, 1:]]
     if sample.covariates is not None:
         blocks.append(sample.covariates)
     groups = np.asarray(effect_groups, dtype=np.intp)[cells]
@@ -240,6 +245,145 @@ def randomization_method(res: RandomizationResult) -> str:
     return f"randomization ({'exact' if res.exact else 'Monte Carlo'})"
 
 
+@dataclass(frozen=True, eq=False)
+class NullDraws:
+    """Observed statistics (K,), their joint null draws (B, K) and marginal p-values (K,),
+    with the method label, the number of draws used and whether the adjustment counts the
+    observed statistic (``plus_one``: Monte Carlo randomisation)."""
+
+    t_obs: NDArray[np.float64]
+    t_draws: NDArray[np.float64]
+    p_value: NDArray[np.float64]
+    label: str
+    n_draws: int
+    plus_one: bool
+
+    @classmethod
+    def from_bootstrap(cls, res: WildBootstrapResult) -> NullDraws:
+        r"""The bootstrap t's of a wild cluster bootstrap (:math:`p = B^{-1}\#\{|t^*| \ge |t|\}`,
+        so the observed t is not counted)."""
+        return cls(res.t_stat, res.t_boot, res.p_value, bootstrap_method(res), res.n_boot, False)
+
+    @classmethod
+    def from_randomization(cls, res: RandomizationResult) -> NullDraws:
+        """The re-drawn statistics of a randomisation test (observed counted unless exact)."""
+        label = randomization_method(res)
+        return cls(res.statistic, res.draws, res.p_value, label, res.draws.shape[0], not res.exact)
+
+
+def adjusted_table(
+    keys: Mapping[str, Sequence[Any]],
+    estimate: ArrayLike,
+    draws: NullDraws,
+    method: AdjustMethod,
+) -> pl.DataFrame:
+    """The rows of :func:`inference_table` with the t statistic and the adjusted p-values of
+    :func:`adjusted_columns` over the family of all rows. Columns: the key columns, estimate,
+    t_stat, p_value, p_adjusted, p_holm, p_bh, method (``"<label>; <method>"``), draws."""
+    adj = adjusted_columns(
+        draws.t_obs, draws.t_draws, draws.p_value, method=method, plus_one=draws.plus_one
+    )
+    return inference_table(
+        keys,
+        estimate,
+        draws.p_value,
+        None,
+        None,
+        f"{draws.label}; {method}",
+        draws.n_draws,
+        extra={"t_stat": draws.t_obs, **adj},
+    ).select(
+        *keys,
+        "estimate",
+        "t_stat",
+        "p_value",
+        "p_adjusted",
+        "p_holm",
+        "p_bh",
+        "method",
+        "draws",
+    )
+
+
+#: A family of contrasts: per cells design, its contrasts as (key columns' values, weights c).
+ContrastFamily = Sequence[tuple[CellDesign, Sequence[tuple[Mapping[str, Any], ArrayLike]]]]
+
+
+def family_wild_bootstrap(family: ContrastFamily, **kwargs: Any) -> pl.DataFrame:
+    """Restricted wild cluster bootstrap (:func:`contrast_wild_bootstrap`, ``impose_null=True``)
+    of every contrast of ``family``, for every outcome; ``kwargs`` go to
+    :func:`dreamkit.inference.wild_cluster_bootstrap` (one seed, hence one set of cluster
+    weights, for all). Rows of :func:`inference_table` ordered design, contrast, outcome (the
+    key columns, then ``outcome``), plus ``p_romano_wolf``: Romano-Wolf across all rows from
+    the joint bootstrap t's."""
+    runs = [
+        (
+            _family_keys(design, [key]),
+            contrast_wild_bootstrap(design, c, impose_null=True, **kwargs),
+        )
+        for design, contrasts in family
+        for key, c in contrasts
+    ]
+    parts = [
+        inference_table(
+            keys,
+            res.estimate,
+            res.p_value,
+            res.ci_low,
+            res.ci_high,
+            bootstrap_method(res),
+            res.n_boot,
+        )
+        for keys, res in runs
+    ]
+    adj = adjusted_columns(
+        np.concatenate([res.t_stat for _, res in runs]),
+        np.hstack([res.t_boot for _, res in runs]),
+        np.concatenate([res.p_value for _, res in runs]),
+        method="romano-wolf",
+        plus_one=False,
+    )
+    return pl.concat(parts).with_columns(pl.Series("p_romano_wolf", adj["p_adjusted"]))
+
+
+def family_randomization(family: ContrastFamily, **kwargs: Any) -> pl.DataFrame:
+    """Randomisation test of every contrast of ``family`` with one set of allocations
+    (:func:`contrast_randomization`; ``kwargs`` go to
+    :func:`dreamkit.inference.randomization_inference`). Rows as
+    :func:`family_wild_bootstrap` (ci_low, ci_high NaN), ``p_romano_wolf`` from the joint
+    draws."""
+    keys: dict[str, list[Any]] = {}
+    for design, contrasts in family:
+        for name, values in _family_keys(design, [key for key, _ in contrasts]).items():
+            keys.setdefault(name, []).extend(values)
+    items = [(design, np.array([c for _, c in contrasts])) for design, contrasts in family]
+    res = contrast_randomization(items, **kwargs)
+    adj = adjusted_columns(
+        res.statistic, res.draws, res.p_value, method="romano-wolf", plus_one=not res.exact
+    )
+    return inference_table(
+        keys,
+        res.statistic,
+        res.p_value,
+        None,
+        None,
+        randomization_method(res),
+        res.draws.shape[0],
+        extra={"p_romano_wolf": adj["p_adjusted"]},
+    )
+
+
+def _family_keys(design: CellDesign, keys: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Key columns for ``keys`` x the design's outcomes (contrast-major), then ``outcome``."""
+    n_out = len(design.outcomes)
+    out: dict[str, list[Any]] = {name: [] for name in keys[0]} | {"outcome": []}
+    for key in keys:
+        for name, value in key.items():
+            out[name] += [value] * n_out
+        out["outcome"] += list(design.outcomes)
+    return out
+
+
 def inference_table(
     keys: Mapping[str, Sequence[Any]],
     estimate: ArrayLike,
@@ -266,16 +410,3 @@ def inference_table(
     for key, value in (extra or {}).items():
         cols[key] = np.asarray(value).reshape(-1)
     return pl.DataFrame(cols)
-
-
-def sample_controls(sample: Sample) -> NDArray[np.float64]:
-    """Dense controls Z (n, L + k) of a prepared sample: stratum dummies, then covariates."""
-    dummies = _dummies(sample.strata)
-    return dummies if sample.covariates is None else np.hstack([dummies, sample.covariates])
-
-
-def _dummies(codes: NDArray[np.intp]) -> NDArray[np.float64]:
-    """One 0/1 column per code 0..L-1."""
-    out = np.zeros((codes.shape[0], int(codes.max()) + 1 if codes.size else 0))
-    out[np.arange(codes.shape[0]), codes] = 1.0
-    return out

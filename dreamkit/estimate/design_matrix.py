@@ -211,3 +211,17 @@ def prepare_sample(
         n_dropped=n_dropped,
         drop_reason=reason,
     )
+
+
+def dummies(codes: NDArray[np.intp]) -> NDArray[np.float64]:
+    """One 0/1 column per code 0..L-1: ``out[i, codes[i]] = 1``, shape (n, L)."""
+    out = np.zeros((codes.shape[0], int(codes.max()) + 1 if codes.size else 0))
+    out[np.arange(codes.shape[0]), codes] = 1.0
+    return out
+
+
+def sample_controls(sample: Sample) -> NDArray[np.float64]:
+    """Dense controls Z (n, L + k) of a prepared sample: one dummy per stratum level (the
+    absorbed fixed effects), then the covariates."""
+    strata = dummies(sample.strata)
+    return strata if sample.covariates is None else np.hstack([strata, sample.covariates])

@@ -44,6 +44,7 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import EstimationError, InputError
+from dreamkit.inference import crv1_factor
 
 VcovType = Literal["CRV1", "CRV3", "HC1"]
 VCOV_TYPES: tuple[str, ...] = ("CRV1", "CRV3", "HC1")
@@ -180,7 +181,7 @@ def fit_fwl(
         df = n_clusters - 1
         if vcov == "CRV1":
             scores = _scores_clusters(d_t, y_t, coef, cl, n_clusters)
-            factor = n_clusters / (n_clusters - 1) * (n - 1) / (n - n_params)
+            factor = crv1_factor(n, n_params, n_clusters)
             cov = factor * _sandwich(a_inv, scores.T @ scores, coef.shape[1])
         else:
             dev = _jackknife(coef, d_t, y_t, x_dm, codes, n_levels, cl, n_clusters)

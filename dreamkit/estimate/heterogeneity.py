@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -36,13 +35,10 @@ from dreamkit.errors import InputError
 from dreamkit.estimate.cells import check_cells, fit_cells, group_means
 from dreamkit.estimate.contrast_inference import (
     CellDesign,
-    adjusted_columns,
-    bootstrap_method,
+    ContrastFamily,
     cell_design,
-    contrast_randomization,
-    contrast_wild_bootstrap,
-    inference_table,
-    randomization_method,
+    family_randomization,
+    family_wild_bootstrap,
 )
 from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.result import EstimateResult, contrast_row, fit_rows
@@ -88,43 +84,14 @@ class GridResult(EstimateResult):
         outcome, estimate, p_value, ci_low, ci_high (test inversion at ``level``, default the
         grid's), method, draws, p_romano_wolf.
         """
-        parts, t_obs, t_boot, p_all = [], [], [], []
-        for c in self.cutoffs:
-            design = self.cell_design(c)
-            res = contrast_wild_bootstrap(
-                design,
-                LOW_MINUS_HIGH,
-                B=B,
-                weights=weights,
-                seed=seed,
-                p_type=p_type,
-                level=self.level if level is None else level,
-                impose_null=True,
-            )
-            keys = {"cutoff": [c] * len(design.outcomes), "outcome": design.outcomes}
-            parts.append(
-                inference_table(
-                    keys,
-                    res.estimate,
-                    res.p_value,
-                    res.ci_low,
-                    res.ci_high,
-                    bootstrap_method(res),
-                    res.n_boot,
-                )
-            )
-            t_obs.append(res.t_stat)
-            t_boot.append(res.t_boot)
-            p_all.append(res.p_value)
-        adj = adjusted_columns(
-            np.concatenate(t_obs),
-            np.hstack(t_boot),
-            np.concatenate(p_all),
-            method="romano-wolf",
-            plus_one=False,
-        )
-        table = pl.concat(parts).with_columns(pl.Series("p_romano_wolf", adj["p_adjusted"]))
-        return table.sort("cutoff", "outcome", maintain_order=True)
+        return family_wild_bootstrap(
+            self._family(),
+            B=B,
+            weights=weights,
+            seed=seed,
+            p_type=p_type,
+            level=self.level if level is None else level,
+        ).sort("cutoff", "outcome", maintain_order=True)
 
     def randomization_inference(
         self,
@@ -140,31 +107,13 @@ class GridResult(EstimateResult):
         outcome, so ``p_romano_wolf`` adjusts across all rows from the joint draws. Columns as
         :meth:`wild_cluster_bootstrap` (ci_low, ci_high are NaN).
         """
-        designs = [self.cell_design(c) for c in self.cutoffs]
-        res = contrast_randomization(
-            [(d, LOW_MINUS_HIGH) for d in designs],
-            n_draws=n_draws,
-            seed=seed,
-            exact_if_at_most=exact_if_at_most,
-        )
-        outcomes = designs[0].outcomes
-        keys: dict[str, list[Any]] = {
-            "cutoff": [c for c in self.cutoffs for _ in outcomes],
-            "outcome": list(outcomes) * len(self.cutoffs),
-        }
-        adj = adjusted_columns(
-            res.statistic, res.draws, res.p_value, method="romano-wolf", plus_one=not res.exact
-        )
-        return inference_table(
-            keys,
-            res.statistic,
-            res.p_value,
-            None,
-            None,
-            randomization_method(res),
-            res.draws.shape[0],
-            extra={"p_romano_wolf": adj["p_adjusted"]},
+        return family_randomization(
+            self._family(), n_draws=n_draws, seed=seed, exact_if_at_most=exact_if_at_most
         ).sort("cutoff", "outcome", maintain_order=True)
+
+    def _family(self) -> ContrastFamily:
+        """tau_low - tau_high at every cut-off, keyed by ``cutoff``."""
+        return [(self.cell_design(c), [({"cutoff": c}, LOW_MINUS_HIGH)]) for c in self.cutoffs]
 
 
 def selfefficacy_grid(

@@ -28,13 +28,11 @@ from dreamkit.design import columns as C
 from dreamkit.estimate.contrast_inference import (
     AdjustMethod,
     DrawSource,
-    adjusted_columns,
-    bootstrap_method,
+    NullDraws,
+    adjusted_table,
     check_source,
-    inference_table,
-    randomization_method,
 )
-from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
+from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample, sample_controls
 from dreamkit.estimate.fwl import FWLFit, fit_fwl
 from dreamkit.estimate.result import EstimateResult, fit_rows
 from dreamkit.inference.wild_bootstrap import WeightType
@@ -88,12 +86,7 @@ class PathResult(EstimateResult):
 
     def controls(self) -> NDArray[np.float64]:
         """Dense controls Z (n, L + k): one dummy per stratum level, then the covariates."""
-        s = self._sample
-        dummies = np.zeros((s.y.shape[0], s.n_strata))
-        dummies[np.arange(s.y.shape[0]), s.strata] = 1.0
-        if s.covariates is None:
-            return dummies
-        return np.hstack([dummies, s.covariates])
+        return sample_controls(self._sample)
 
     def sup_t_band(self, level: float = 0.95, *, n_draws: int = 100_000, seed: int = 0) -> Any:
         """Plug-in sup-t simultaneous band from :attr:`vcov` (dreamkit.inference.sup_t_band)."""
@@ -142,34 +135,12 @@ class PathResult(EstimateResult):
         check_source(draws)
         if draws == "bootstrap":
             wb = self.wild_cluster_bootstrap(B=B, weights=weights, seed=seed, impose_null=True)
-            t_obs, t_draws, p = wb.t_stat, wb.t_boot, wb.p_value
-            label, n_used, plus_one = bootstrap_method(wb), wb.n_boot, False
+            null = NullDraws.from_bootstrap(wb)
         else:
             ri = self.randomization_inference(studentize=True, n_draws=n_draws, seed=seed)
-            t_obs, t_draws, p = ri.statistic, ri.draws, ri.p_value
-            label, n_used, plus_one = randomization_method(ri), ri.draws.shape[0], not ri.exact
-        adj = adjusted_columns(t_obs, t_draws, p, method=method, plus_one=plus_one)
-        return inference_table(
-            {"week": self.weeks, "outcome": self._sample.outcomes},
-            self.estimates,
-            p,
-            None,
-            None,
-            f"{label}; {method}",
-            n_used,
-            extra={"t_stat": t_obs, **adj},
-        ).select(
-            "week",
-            "outcome",
-            "estimate",
-            "t_stat",
-            "p_value",
-            "p_adjusted",
-            "p_holm",
-            "p_bh",
-            "method",
-            "draws",
-        )
+            null = NullDraws.from_randomization(ri)
+        keys = {"week": self.weeks, "outcome": self._sample.outcomes}
+        return adjusted_table(keys, self.estimates, null, method)
 
     def pyfixest_fit(self, week: int) -> Any:
         """The same model for one week fitted by pyfixest (the library fit underneath)."""

@@ -34,13 +34,10 @@ from dreamkit.errors import InputError
 from dreamkit.estimate.cells import check_cells, fit_cells, group_means
 from dreamkit.estimate.contrast_inference import (
     CellDesign,
-    adjusted_columns,
-    bootstrap_method,
+    ContrastFamily,
     cell_design,
-    contrast_randomization,
-    contrast_wild_bootstrap,
-    inference_table,
-    randomization_method,
+    family_randomization,
+    family_wild_bootstrap,
 )
 from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.result import EstimateResult, fit_rows
@@ -115,48 +112,14 @@ class PeerResult(EstimateResult):
         version, contrast, outcome, estimate, p_value, ci_low, ci_high, method, draws,
         p_romano_wolf.
         """
-        parts, t_obs, t_boot, p_all = [], [], [], []
-        for version, contrasts in CONTRASTS.items():
-            design = self.cell_design(version)
-            for name, c in contrasts:
-                res = contrast_wild_bootstrap(
-                    design,
-                    c,
-                    B=B,
-                    weights=weights,
-                    seed=seed,
-                    p_type=p_type,
-                    level=self.level if level is None else level,
-                    impose_null=True,
-                )
-                n_out = len(design.outcomes)
-                keys = {
-                    "version": [version] * n_out,
-                    "contrast": [name] * n_out,
-                    "outcome": design.outcomes,
-                }
-                parts.append(
-                    inference_table(
-                        keys,
-                        res.estimate,
-                        res.p_value,
-                        res.ci_low,
-                        res.ci_high,
-                        bootstrap_method(res),
-                        res.n_boot,
-                    )
-                )
-                t_obs.append(res.t_stat)
-                t_boot.append(res.t_boot)
-                p_all.append(res.p_value)
-        adj = adjusted_columns(
-            np.concatenate(t_obs),
-            np.hstack(t_boot),
-            np.concatenate(p_all),
-            method="romano-wolf",
-            plus_one=False,
+        return family_wild_bootstrap(
+            self._family(),
+            B=B,
+            weights=weights,
+            seed=seed,
+            p_type=p_type,
+            level=self.level if level is None else level,
         )
-        return pl.concat(parts).with_columns(pl.Series("p_romano_wolf", adj["p_adjusted"]))
 
     def randomization_inference(
         self, n_draws: int = 999, *, seed: int = 0, exact_if_at_most: int | None = None
@@ -169,30 +132,19 @@ class PeerResult(EstimateResult):
         them from the joint draws. Columns as :meth:`wild_cluster_bootstrap` (ci_low, ci_high
         NaN).
         """
-        items, keys = [], {"version": [], "contrast": [], "outcome": []}  # type: ignore[var-annotated]
-        for version, contrasts in CONTRASTS.items():
-            design = self.cell_design(version)
-            items.append((design, np.array([c for _, c in contrasts])))
-            for name, _ in contrasts:
-                keys["version"] += [version] * len(design.outcomes)
-                keys["contrast"] += [name] * len(design.outcomes)
-                keys["outcome"] += list(design.outcomes)
-        res = contrast_randomization(
-            items, n_draws=n_draws, seed=seed, exact_if_at_most=exact_if_at_most
+        return family_randomization(
+            self._family(), n_draws=n_draws, seed=seed, exact_if_at_most=exact_if_at_most
         )
-        adj = adjusted_columns(
-            res.statistic, res.draws, res.p_value, method="romano-wolf", plus_one=not res.exact
-        )
-        return inference_table(
-            keys,
-            res.statistic,
-            res.p_value,
-            None,
-            None,
-            randomization_method(res),
-            res.draws.shape[0],
-            extra={"p_romano_wolf": adj["p_adjusted"]},
-        )
+
+    def _family(self) -> ContrastFamily:
+        """Every row of :data:`CONTRASTS`, keyed by ``version`` and ``contrast``."""
+        return [
+            (
+                self.cell_design(version),
+                [({"version": version, "contrast": name}, c) for name, c in contrasts],
+            )
+            for version, contrasts in CONTRASTS.items()
+        ]
 
 
 def peer_effects(

@@ -34,32 +34,33 @@ from dreamkit.estimate.cells import check_cells
 from dreamkit.estimate.contrast_inference import (
     AdjustMethod,
     DrawSource,
-    adjusted_columns,
+    NullDraws,
+    adjusted_table,
     bootstrap_method,
     check_source,
-    inference_table,
-    randomization_method,
-    sample_controls,
 )
 from dreamkit.estimate.design_matrix import (
     Missing,
     Sample,
     codes_of,
+    dummies,
     handle_missing,
     prepare_sample,
     require_columns,
     resolve_outcomes,
+    sample_controls,
 )
 from dreamkit.estimate.fwl import fit_fwl
 from dreamkit.estimate.itt import PathResult, effect_path, fit_sample
 from dreamkit.estimate.result import EstimateResult, fit_rows
 from dreamkit.inference import (
     WildBootstrapResult,
+    control_basis,
+    crv1_factor,
     fwl_statistic,
     randomization_inference,
     wild_cluster_bootstrap,
 )
-from dreamkit.inference._linalg import control_basis
 from dreamkit.inference.wild_bootstrap import WeightType
 
 _ROW = "__dreamkit_row"
@@ -117,8 +118,7 @@ class SubgroupsResult(EstimateResult):
                 n_draws=n_draws,
                 seed=seed,
             )
-            t_obs, t_draws, p = ri.statistic, ri.draws, ri.p_value
-            label, n_used, plus_one = randomization_method(ri), ri.draws.shape[0], not ri.exact
+            null = NullDraws.from_randomization(ri)
         else:
             t_parts, d_parts, p_parts = [], [], []
             for key, sample in self.samples.items():
@@ -126,33 +126,16 @@ class SubgroupsResult(EstimateResult):
                 t_parts.append(res.t_stat * scale)
                 d_parts.append(res.t_boot * scale)
                 p_parts.append(res.p_value)
-            t_obs, t_draws, p = np.concatenate(t_parts), np.hstack(d_parts), np.concatenate(p_parts)
-            label, n_used, plus_one = bootstrap_method(res), res.n_boot, False
-        adj = adjusted_columns(t_obs, t_draws, p, method=method, plus_one=plus_one)
+            null = NullDraws(
+                np.concatenate(t_parts),
+                np.hstack(d_parts),
+                np.concatenate(p_parts),
+                bootstrap_method(res),
+                res.n_boot,
+                plus_one=False,
+            )
         keys = self.table.select("group", "level", "label", "outcome").to_dict(as_series=False)
-        return inference_table(
-            keys,
-            self.table["estimate"].to_numpy(),
-            p,
-            None,
-            None,
-            f"{label}; {method}",
-            n_used,
-            extra={"t_stat": t_obs, **adj},
-        ).select(
-            "group",
-            "level",
-            "label",
-            "outcome",
-            "estimate",
-            "t_stat",
-            "p_value",
-            "p_adjusted",
-            "p_holm",
-            "p_bh",
-            "method",
-            "draws",
-        )
+        return adjusted_table(keys, self.table["estimate"].to_numpy(), null, method)
 
     def _padded_bootstrap(
         self, key: str, sample: Sample, B: int, weights: WeightType, seed: int
@@ -170,9 +153,7 @@ class SubgroupsResult(EstimateResult):
         res = wild_cluster_bootstrap(
             y_pad, d_pad, z_pad, self.union_clusters, B=B, weights=weights, seed=seed
         )
-        k = 1 + control_basis(z).shape[1]
-        g = sample.n_clusters
-        own = g / (g - 1) * (n_sub - 1) / (n_sub - k)
+        own = crv1_factor(n_sub, 1 + control_basis(z).shape[1], sample.n_clusters)
         return res, float(np.sqrt(res.small_sample_factor / own))
 
 
@@ -248,10 +229,8 @@ def stratum_interacted(
         cluster=cluster,
         missing=missing,
     )
-    n = sample.y.shape[0]
-    dummies = np.zeros((n, sample.n_strata))
-    dummies[np.arange(n), sample.strata] = 1.0
-    centred = dummies[:, :-1] - dummies[:, :-1].mean(axis=0)
+    strata = dummies(sample.strata)[:, :-1]
+    centred = strata - strata.mean(axis=0)
     d = np.column_stack([sample.treated, sample.treated[:, None] * centred])
     fit = fit_fwl(
         sample.y,

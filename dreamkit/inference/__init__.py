@@ -1,4 +1,4 @@
-"""Inference for few-cluster, within-team randomised trials, on numpy arrays.
+r"""Inference for few-cluster, within-team randomised trials, on numpy arrays.
 
 * :func:`wild_cluster_bootstrap` — restricted/unrestricted wild cluster bootstrap (Rademacher
   or Webb weights) for the treatment coefficient of W outcomes at once.
@@ -6,6 +6,9 @@
   allocation within blocks (teams); :func:`fwl_statistic` for the FWL coefficient or its t.
 * :func:`sup_t_band`, :func:`bootstrap_sup_t_band` — simultaneous bands over the effect path.
 * :func:`romano_wolf`, :func:`westfall_young`, :func:`adjust_pvalues` — multiple testing.
+* :func:`control_basis`, :func:`annihilate` — the FWL annihilator
+  :math:`M_Z a = a - QQ'a` with Q an orthonormal basis of col(Z); :func:`crv1_factor` — the
+  CRV1 small-sample factor (:mod:`dreamkit.inference.linalg`).
 """
 
 from dreamkit.inference.allocation import (
@@ -21,6 +24,7 @@ from dreamkit.inference.bands import (
     sup_t_band,
     sup_t_critical_value,
 )
+from dreamkit.inference.linalg import annihilate, control_basis, crv1_factor
 from dreamkit.inference.multiple_testing import adjust_pvalues, romano_wolf, westfall_young
 from dreamkit.inference.randomization import (
     FWLStatistic,
@@ -41,9 +45,12 @@ __all__ = [
     "RandomizationResult",
     "WildBootstrapResult",
     "adjust_pvalues",
+    "annihilate",
     "block_design",
     "bootstrap_sup_t_band",
+    "control_basis",
     "count_allocations",
+    "crv1_factor",
     "draw_allocations",
     "draw_cluster_weights",
     "enumerate_allocations",

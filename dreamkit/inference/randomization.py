@@ -36,12 +36,17 @@ from dreamkit.inference._checks import (
     as_outcomes,
     check_positive_int,
 )
-from dreamkit.inference._linalg import annihilate, cluster_indicator, control_basis
 from dreamkit.inference.allocation import (
     block_design,
     count_allocations,
     draw_allocations,
     enumerate_allocations,
+)
+from dreamkit.inference.linalg import (
+    annihilate,
+    cluster_indicator,
+    control_basis,
+    crv1_factor,
 )
 
 Alternative = Literal["two-sided", "greater", "less"]
@@ -214,7 +219,7 @@ class FWLStatistic:
                 raise InputError(f"clusters has {n_clusters} level; CRV1 needs >= 2.")
             self._cmat = cluster_indicator(codes, n_clusters)
             k = 1 + self._q.shape[1]
-            self._ssc = n_clusters / (n_clusters - 1) * (n - 1) / (n - k)
+            self._ssc = crv1_factor(n, k, n_clusters)
 
     def __call__(self, allocations: NDArray[np.int8]) -> NDArray[np.float64]:
         t_mat = np.asarray(allocations, dtype=np.float64).reshape(-1, self._n)

@@ -67,10 +67,11 @@ from dreamkit.inference._checks import (
     check_level,
     check_positive_int,
 )
-from dreamkit.inference._linalg import (
+from dreamkit.inference.linalg import (
     annihilate,
     cluster_cross_products,
     control_basis,
+    crv1_factor,
     treatment_residual,
 )
 
@@ -189,7 +190,7 @@ def wild_cluster_bootstrap(
     n_params = 1 + q.shape[1]
     if n <= n_params:
         raise InputError(f"{n} rows but {n_params} parameters; more rows are needed.")
-    ssc = n_clusters / (n_clusters - 1) * (n - 1) / (n - n_params)
+    ssc = crv1_factor(n, n_params, n_clusters)
     d_tilde, dd = treatment_residual(q, d_vec)
 
     u_restricted = annihilate(q, y_mat)

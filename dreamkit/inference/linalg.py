@@ -1,9 +1,15 @@
-"""Small linear-algebra kernels shared by the bootstrap and the randomisation tests.
+r"""Linear-algebra kernels shared by the bootstrap, the randomisation tests and the estimators.
+
+Public: the FWL building blocks are used by :mod:`dreamkit.estimate` as well.
 
 * :func:`control_basis` gives an orthonormal basis ``Q`` (n x r) of the column space of the
   controls ``Z``, so that the annihilator is ``M_Z w = w - Q (Q'w)`` and rank-deficient
   controls (e.g. an intercept next to a full set of stratum dummies) are handled by dropping
   the redundant directions instead of failing.
+* :func:`annihilate` applies it: :math:`M_Z a = a - QQ'a`.
+* :func:`treatment_residual` gives the partialled treatment :math:`\tilde d = M_Z d` and
+  :math:`\tilde d'\tilde d`, refusing a treatment the controls absorb.
+* :func:`crv1_factor` is the CRV1 small-sample factor :math:`c = \frac{G}{G-1}\frac{N-1}{N-K}`.
 * :func:`cluster_cross_products` gives per-cluster cross products ``A_g' B_g``.
 * :func:`cluster_indicator` builds the sparse cluster indicator ``C`` (G x n), so that
   ``(C @ A)[g] = sum_{i in g} A[i]``.
@@ -43,6 +49,13 @@ def annihilate(q: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.flo
     """Residual of ``a`` (n,) or (n, m) after projection on col(Q): ``M_Z a = a - Q Q'a``."""
     fitted = q @ (q.T @ a)
     return np.subtract(a, fitted, out=fitted)
+
+
+def crv1_factor(n_obs: int, n_params: int, n_clusters: int) -> float:
+    r"""CRV1 small-sample factor :math:`c = \frac{G}{G-1}\frac{N-1}{N-K}` for N observations,
+    K parameters and G clusters; the cluster-robust covariance is
+    :math:`c\,A^{-1}(\sum_g s_g s_g')A^{-1}`."""
+    return n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - n_params)
 
 
 def cluster_indicator(codes: NDArray[np.intp], n_groups: int) -> scipy.sparse.csr_array:
