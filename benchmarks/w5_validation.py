@@ -125,11 +125,9 @@ def findings(runs: dict[str, Validation], failed: list[str]) -> str:
         out.append(
             f"- **sup-t bands (43 teams).** Whole-path coverage "
             f"{_span(band['coverage'], 3)} (MC SE about "
-            f"{_stat(band['coverage_mc_se'], 'max', 3)}). The plug-in band takes its critical "
-            "value from N(0, estimated correlation) while the pointwise intervals use t(G-1); with "
-            "43 clusters an under-coverage of 1-2 points is the expected size of that "
-            "difference (a multivariate-t(G-1) critical value or a wild-bootstrap max-t band, "
-            "`bootstrap_sup_t_band`, would account for it)."
+            f"{_stat(band['coverage_mc_se'], 'max', 3)}), with the critical value from a "
+            "multivariate t(G-1), consistent with the t(G-1) pointwise intervals (a normal "
+            "critical value under-covered by about 1 point; see the follow-up below)."
         )
         out.append(
             f"- **Self-efficacy and peer contrasts.** Coverage "
@@ -236,8 +234,9 @@ print(markdown_table(run.summary))
   intervals): tau_w at weeks 13, 26, 52, 81 and the path mean (1/81) sum_w tau_w (SE from
   the 81 x 81 covariance), against the replication's true **sample** effect (SATE) of the
   analysed persons, from both potential registers (common random numbers).
-- **sup-t band** (plug-in, 10,000 normal draws for the critical value): covers when the whole
-  true path (81 weeks) lies inside; rejects when the band excludes 0 in some week.
+- **sup-t band** (`PathResult.sup_t_band`: plug-in, critical value from 10,000 draws of a
+  multivariate t with G - 1 degrees of freedom and the estimated correlation): covers when the
+  whole true path (81 weeks) lies inside; rejects when the band excludes 0 in some week.
 - **self-efficacy** (model 3 at the simulator's cut-off 0-10 / 11-24): low, high and
   low - high effects on the week-81 shares, against the SATEs of the low and high persons.
 - **peers** (model 4, four-cell version, own and peer cut-off 0-8, median threshold): low SE
@@ -273,8 +272,8 @@ INVESTIGATIONS = """## Follow-up investigations (separate runs, 2026-11-23; stat
   2.67 / 2.63. Over the W5 reference and null runs and this one (six rows, 6,000 band
   checks) the normal band covers 0.939 (MC SE about 0.003), so the 1-point shortfall is real
   and the t critical value, consistent with the t(G-1) pointwise intervals, removes it.
-  Suggested fix: a ``df`` argument for ``dreamkit.inference.sup_t_band`` and
-  ``sup_t_critical_value``, and ``PathResult.sup_t_band`` passing ``fit.df``.
+  Fixed: ``sup_t_band`` and ``sup_t_critical_value`` take ``df``, and
+  ``PathResult.sup_t_band`` passes the fit's G - 1; the tables above use the fixed band.
 - **Wild cluster bootstrap with 12 teams under the null.** The main run's WCR size at week 81
   (0.076) was re-checked twice: 0.061 (R = 1,500, seed 3027) and 0.041 (R = 1,500, seed
   999); pooled 0.058 over 4,000 trials (MC SE 0.0035); CRV1 in the same trials 0.065 (main

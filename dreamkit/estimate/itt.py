@@ -89,10 +89,17 @@ class PathResult(EstimateResult):
         return sample_controls(self._sample)
 
     def sup_t_band(self, level: float = 0.95, *, n_draws: int = 100_000, seed: int = 0) -> Any:
-        """Plug-in sup-t simultaneous band from :attr:`vcov` (dreamkit.inference.sup_t_band)."""
+        """Plug-in sup-t simultaneous band from :attr:`vcov` (dreamkit.inference.sup_t_band).
+
+        The critical value is simulated from a multivariate t with the fit's degrees of
+        freedom (G - 1 for clustered SEs), matching the pointwise t intervals; with normal
+        draws the band under-covered the whole path in the Monte Carlo validation.
+        """
         from dreamkit.inference import sup_t_band
 
-        return sup_t_band(self.estimates, self.vcov, level=level, n_draws=n_draws, seed=seed)
+        return sup_t_band(
+            self.estimates, self.vcov, level=level, n_draws=n_draws, seed=seed, df=self._fit.df
+        )
 
     def wild_cluster_bootstrap(self, **kwargs: Any) -> Any:
         """Wild cluster bootstrap of all weeks at once (dreamkit.inference, same design)."""

@@ -12,7 +12,12 @@ covers the whole path with probability :math:`1-\alpha`; the pointwise band uses
   :math:`\hat\Omega` the correlation matrix of the estimated W x W covariance,
   :math:`c_{1-\alpha}` is the :math:`1-\alpha` quantile of :math:`\max_w |Z_w|`,
   :math:`Z \sim N(0, \hat\Omega)`, by simulation. Between the Sidak value (independent weeks)
-  and :math:`z_{1-\alpha/2}` (perfectly correlated weeks).
+  and :math:`z_{1-\alpha/2}` (perfectly correlated weeks). With ``df`` given (e.g. G - 1 for
+  CRV1 with G clusters, as the pointwise intervals use), :math:`Z` is multivariate
+  :math:`t_{df}(0, \hat\Omega)`: :math:`Z = N / \sqrt{V/df}` with one
+  :math:`V \sim \chi^2_{df}` per draw, and the pointwise band uses :math:`t_{df,1-\alpha/2}`.
+  The Monte Carlo validation (docs/validation.md) found the normal version under-covering the
+  whole path with 43 clusters (0.94) and the t version at nominal level.
 * :func:`bootstrap_sup_t_band`: :math:`c_{1-\alpha}` is the :math:`1-\alpha` quantile of
   :math:`\max_w |t^*_{bw}|` over bootstrap (or other) draws of the centred t-statistics, e.g.
   :attr:`WildBootstrapResult.t_boot` with ``impose_null=False``.
@@ -56,15 +61,23 @@ class Band:
 
 
 def sup_t_critical_value(
-    corr: ArrayLike, *, level: float = 0.95, n_draws: int = 100_000, seed: int = 0
+    corr: ArrayLike,
+    *,
+    level: float = 0.95,
+    n_draws: int = 100_000,
+    seed: int = 0,
+    df: float | None = None,
 ) -> float:
-    """Quantile ``level`` of max_w |Z_w| with Z ~ N(0, corr), by simulation.
+    """Quantile ``level`` of max_w |Z_w| with Z ~ N(0, corr) (or multivariate t with ``df``
+    degrees of freedom), by simulation.
 
     ``corr`` (W, W) must be a positive semi-definite correlation matrix; a singular one (e.g.
     perfectly correlated weeks) is fine: draws use its symmetric square root from ``eigh``.
     """
     level = check_level(level)
     n_draws = check_positive_int(n_draws, "n_draws")
+    if df is not None and not df > 0:
+        raise InputError(f"df must be positive (or None for normal draws), got {df!r}.")
     c = _as_square(corr, "corr")
     eigval, eigvec = np.linalg.eigh(0.5 * (c + c.T))
     if eigval.min() < -1e-8 * max(1.0, eigval.max()):
@@ -80,6 +93,8 @@ def sup_t_critical_value(
     for start in range(0, n_draws, chunk):
         size = min(chunk, n_draws - start)
         z = rng.standard_normal((size, width)) @ root.T
+        if df is not None:
+            z /= np.sqrt(rng.chisquare(df, size) / df)[:, None]
         maxima[start : start + size] = np.abs(z).max(axis=1)
     return float(np.quantile(maxima, level))
 
@@ -91,8 +106,12 @@ def sup_t_band(
     level: float = 0.95,
     n_draws: int = 100_000,
     seed: int = 0,
+    df: float | None = None,
 ) -> Band:
-    """Plug-in sup-t band from estimates (W,) and their estimated covariance (W, W)."""
+    """Plug-in sup-t band from estimates (W,) and their estimated covariance (W, W).
+
+    ``df``: degrees of freedom of the reference t distribution (None = normal).
+    """
     est = _as_vector(estimates, "estimates")
     v = _as_square(vcov, "vcov")
     if v.shape[0] != est.shape[0]:
@@ -105,8 +124,9 @@ def sup_t_band(
         )
     se = np.sqrt(var)
     corr = v / np.outer(se, se)
-    crit = sup_t_critical_value(corr, level=level, n_draws=n_draws, seed=seed)
-    return _band(est, se, crit, level, "plug-in sup-t")
+    crit = sup_t_critical_value(corr, level=level, n_draws=n_draws, seed=seed, df=df)
+    method = "plug-in sup-t" if df is None else f"plug-in sup-t, t({df:g})"
+    return _band(est, se, crit, level, method, df)
 
 
 def bootstrap_sup_t_band(
@@ -130,9 +150,15 @@ def bootstrap_sup_t_band(
 
 
 def _band(
-    est: NDArray[np.float64], se: NDArray[np.float64], crit: float, level: float, method: str
+    est: NDArray[np.float64],
+    se: NDArray[np.float64],
+    crit: float,
+    level: float,
+    method: str,
+    df: float | None = None,
 ) -> Band:
-    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
+    quantile = 0.5 + level / 2
+    z = float(scipy.stats.norm.ppf(quantile) if df is None else scipy.stats.t.ppf(quantile, df))
     return Band(
         estimate=est,
         std_error=se,

@@ -49,7 +49,6 @@ from dreamkit.estimate.result import contrast_row
 from dreamkit.inference import (
     fwl_statistic,
     randomization_inference,
-    sup_t_band,
     wild_cluster_bootstrap,
 )
 from dreamkit.outcomes import build_outcomes
@@ -147,10 +146,8 @@ def _band_draw(
     scenario: Scenario,
     seed: int,
 ) -> Draw:
-    """Whole-path coverage of the plug-in sup-t band."""
-    band = sup_t_band(
-        result.estimates, result.vcov, level=LEVEL, n_draws=scenario.band_draws, seed=seed
-    )
+    """Whole-path coverage of the plug-in sup-t band that users get from the path result."""
+    band = result.sup_t_band(LEVEL, n_draws=scenario.band_draws, seed=seed)
     covers = bool(((band.lower <= true_path) & (true_path <= band.upper)).all())
     rejects = bool(((band.lower > 0) | (band.upper < 0)).any())
     return Draw(

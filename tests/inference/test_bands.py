@@ -97,3 +97,21 @@ def test_errors():
         sup_t_band(np.zeros(2), np.eye(2), level=95)
     with pytest.raises(InputError, match="t_boot"):
         bootstrap_sup_t_band(np.zeros(2), np.ones(2), np.zeros((10, 3)))
+
+
+def test_t_reference_for_perfectly_correlated_weeks_gives_the_t_quantile():
+    """With df, one common chi-square scale per draw: for perfectly correlated weeks the
+    critical value is the t_df quantile (the pointwise value of the t intervals)."""
+    df = 42
+    crit = sup_t_critical_value(np.ones((5, 5)), level=0.95, n_draws=200_000, seed=3, df=df)
+    expected = stats.t.ppf(0.975, df)
+    # Monte Carlo SE of a 97.5% quantile with 200k draws is about 0.004
+    assert abs(crit - expected) < 0.02
+    band = sup_t_band(np.zeros(3), np.eye(3), df=df, n_draws=50_000)
+    assert band.pointwise_critical_value == pytest.approx(expected, rel=1e-12)
+    assert band.critical_value > sup_t_band(np.zeros(3), np.eye(3), n_draws=50_000).critical_value
+
+
+def test_t_reference_rejects_bad_df():
+    with pytest.raises(InputError, match="df must be positive"):
+        sup_t_critical_value(np.eye(2), df=0)
