@@ -33,7 +33,7 @@ from dreamkit.chunked.budget import (
 from dreamkit.chunked.dataset import Format, PartitionedRegister
 from dreamkit.chunked.writer import DatasetWriter
 from dreamkit.errors import InputError
-from dreamkit.register._source import Source, as_lazy, collect
+from dreamkit.register.sources import Source, as_lazy, collect
 
 _SAS_READERS: dict[str, Callable[..., Any]] = {
     ".sas7bdat": pyreadstat.read_sas7bdat,

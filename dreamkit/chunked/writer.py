@@ -47,8 +47,8 @@ from dreamkit.chunked.dataset import (
 from dreamkit.chunked.manifest import SUCCESS_FILE
 from dreamkit.errors import DuplicateError, InputError
 from dreamkit.register import read_long, read_wide
-from dreamkit.register._codes import MISSING, code_expr
 from dreamkit.register.calendar import DEFAULT_PIVOT, week_label
+from dreamkit.register.code_cells import MISSING, code_expr
 from dreamkit.register.labels import week_of_value
 
 STAGING_DIR = "_staging"

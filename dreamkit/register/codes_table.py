@@ -20,9 +20,9 @@ import polars as pl
 
 from dreamkit.errors import DuplicateError, InputError
 from dreamkit.register._options import WeekLike, week_arg
-from dreamkit.register._source import require_columns, require_rows
 from dreamkit.register.calendar import DEFAULT_PIVOT, week_label
 from dreamkit.register.labels import week_of_value, week_ordinals
+from dreamkit.register.sources import require_columns, require_rows
 
 
 def wide_to_long(

@@ -37,9 +37,9 @@ import polars as pl
 
 from dreamkit.errors import DuplicateError, InputError, MissingPersonsError, SpanError
 from dreamkit.register._persons import rows_in
-from dreamkit.register._source import Source, as_lazy, collect, column_names, require_columns
 from dreamkit.register.calendar import DEFAULT_PIVOT, months_of_weeks, week_label
 from dreamkit.register.labels import month_indices, month_label, parse_month_label, week_ordinals
+from dreamkit.register.sources import Source, as_lazy, collect, column_names, require_columns
 
 OnOutside = Literal["error", "clip"]
 

@@ -26,10 +26,15 @@ from dreamkit.errors import (
     MissingPersonsError,
     SpanError,
 )
-from dreamkit.register._codes import MISSING, CodeTally, code_expr
 from dreamkit.register._options import WeekLike, check_choice, resolve_codemap, week_arg
 from dreamkit.register._persons import check_person_ids, rows_in
-from dreamkit.register._source import (
+from dreamkit.register.calendar import DEFAULT_PIVOT, week_label
+from dreamkit.register.code_cells import MISSING, CodeTally, code_expr
+from dreamkit.register.codemap import CodeMap
+from dreamkit.register.employment import EmploymentTable, OnOutside, read_table
+from dreamkit.register.labels import week_ordinals
+from dreamkit.register.register import Register
+from dreamkit.register.sources import (
     BATCH_ROWS,
     Source,
     as_lazy,
@@ -37,11 +42,6 @@ from dreamkit.register._source import (
     column_names,
     require_columns,
 )
-from dreamkit.register.calendar import DEFAULT_PIVOT, week_label
-from dreamkit.register.codemap import CodeMap
-from dreamkit.register.employment import EmploymentTable, OnOutside, read_table
-from dreamkit.register.labels import week_ordinals
-from dreamkit.register.register import Register
 
 WHAT = "long register"
 

@@ -19,20 +19,10 @@ import numpy.typing as npt
 import polars as pl
 
 from dreamkit.errors import DuplicateError, EmptyInputError, InputError, SpanError, WeekLabelError
-from dreamkit.register._codes import CodeTally, code_expr, narrowest_code_type
 from dreamkit.register._options import WeekLike, check_choice, resolve_codemap, week_arg
 from dreamkit.register._persons import check_person_ids
-from dreamkit.register._source import (
-    BATCH_ROWS,
-    Source,
-    as_lazy,
-    batches,
-    collect,
-    column_names,
-    csv_header,
-    require_columns,
-)
 from dreamkit.register.calendar import DEFAULT_PIVOT, months_of_weeks, week_label
+from dreamkit.register.code_cells import CodeTally, code_expr, narrowest_code_type
 from dreamkit.register.codemap import CodeMap
 from dreamkit.register.employment import (
     EmploymentGrid,
@@ -45,6 +35,16 @@ from dreamkit.register.employment import (
 )
 from dreamkit.register.labels import month_label, week_of_value
 from dreamkit.register.register import Register
+from dreamkit.register.sources import (
+    BATCH_ROWS,
+    Source,
+    as_lazy,
+    batches,
+    collect,
+    column_names,
+    csv_header,
+    require_columns,
+)
 
 WHAT = "wide register"
 
