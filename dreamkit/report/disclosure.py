@@ -13,8 +13,20 @@ applied by the report:
 * **secondary suppression**: when a set of counts has a published total (the sample flow's
   exclusions, which add up to randomised minus analysed), one suppressed count could be
   recovered by subtraction, so the smallest other positive count of the set is suppressed too;
-* **Kaplan-Meier curves**: drawn only while at least ``k`` persons are at risk; the at-risk
-  table shows no number below ``k``.
+* **complementary suppression of groups**: when groups partition a published total (the arms,
+  the waiting-time groups, the self-efficacy groups of "all", whose members without a value form
+  an unpublished remainder), a statistic of one group is recoverable from the total and the
+  other groups (``n_A = n - n_B``, ``n_A mean_A = n mean - n_B mean_B``); when one group's cell
+  is suppressed or the remainder could not be published, every group's cell of the partition is
+  suppressed (:meth:`DisclosureLog.hide_partition`);
+* **nested or consecutive counts**: counts of nested groups (low self-efficacy at two cut-offs,
+  persons at risk at two weeks, the controls' person-weeks in a state up to two weeks of an
+  effect path, a Tobit's N next to all controls) reveal their difference, which must be ``0``
+  or at least ``k`` (:meth:`DisclosureLog.differences_ok`);
+* **Kaplan-Meier curves**: drawn only while at least ``k`` persons are at risk; each drawn
+  step pools at least ``k`` events (a step of ``d`` events at ``n`` at risk reveals
+  ``d = n (1 - S_t / S_{t-1})``, :meth:`DisclosureLog.pooled_steps`); the at-risk table shows
+  no number below ``k``, nor two consecutive ones that differ by ``1..k-1``.
 
 Every suppression is recorded in a :class:`DisclosureLog`, which the report lists.
 """
@@ -104,6 +116,60 @@ class DisclosureLog:
                     output, cells[j], "secondary suppression (the total would reveal a cell)"
                 )
         return [bool(m) for m in mask]
+
+    def hide_partition(
+        self, output: str, cells: Sequence[str], hidden: Sequence[bool], remainder_ok: bool
+    ) -> list[bool]:
+        """Complementary suppression for groups that partition a published total.
+
+        ``hidden`` marks the groups' cells already suppressed; ``remainder_ok`` says whether the
+        part of the total outside the groups (persons without a value) could itself be
+        published. If any cell is hidden or the remainder is not publishable, the total minus
+        the shown groups would reveal it, so every group's cell is suppressed (and recorded).
+        """
+        if remainder_ok and not any(hidden):
+            return list(hidden)
+        for cell, h in zip(cells, hidden, strict=True):
+            if not h:
+                self.record(
+                    output,
+                    cell,
+                    "complementary suppression (the total minus the other groups would reveal "
+                    "a suppressed group)",
+                )
+        return [True] * len(cells)
+
+    def differences_ok(self, previous: int, n: int) -> bool:
+        """Whether a count ``n`` may be published next to a published count ``previous`` of a
+        nested group: their difference must be 0 or at least ``min_cell``."""
+        return not self.small(abs(previous - n))
+
+    def pooled_steps(
+        self, survival: npt.ArrayLike, events: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
+        """A survival curve whose every step pools at least ``min_cell`` events.
+
+        Walking the weeks, the shown value stays at the last shown survival until the events
+        since then add up to ``k`` or more; then it drops to the curve's value at that week.
+        When 1..k-1 events are left after the last step, that step is undone too: the total
+        number of events is published elsewhere (the event shares by arm), and the total minus
+        the events shown would reveal the few left.
+        """
+        surv = np.asarray(survival, dtype=np.float64)
+        ev = np.asarray(events, dtype=np.int64)
+        shown = np.empty_like(surv)
+        level, pending = 1.0, 0
+        drops: list[tuple[int, float]] = []  # (week index, level before the drop)
+        for i in range(surv.size):
+            pending += int(ev[i])
+            if pending >= self.min_cell:
+                drops.append((i, level))
+                level, pending = float(surv[i]), 0
+            shown[i] = level
+        if self.small(pending):
+            start, before = drops[-1] if drops else (0, 1.0)
+            shown[start:] = before
+        return shown
 
     def at_risk_horizon(self, at_risk: npt.ArrayLike) -> int:
         """Number of leading time points with at least ``min_cell`` persons at risk."""

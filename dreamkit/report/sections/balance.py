@@ -77,11 +77,12 @@ def balance_section(ctx: ReportContext) -> Section:
         n1 = int(members[C.TREATED].sum())
         sizes[name] = (members.height - n1, n1)
         publishable[name] = ctx.arms_ok(members, NAME, f"sample {name}")
+    counts_shown = _complementary(ctx, publishable, list(samples))
     table = result.table
     rows: list[list[object]] = [
         [
             "persons (control / course)",
-            *[f"{c} / {t}" if publishable[s] else SUPPRESSED for s, (c, t) in sizes.items()],
+            *[f"{c} / {t}" if counts_shown[s] else SUPPRESSED for s, (c, t) in sizes.items()],
         ]
     ]
     for var in variables:
@@ -111,7 +112,14 @@ def balance_section(ctx: ReportContext) -> Section:
         )
     )
     joint_rows = [
-        [r["sample"], *(_joint_cells(r) if publishable[r["sample"]] else [SUPPRESSED] * 5)]
+        [
+            r["sample"],
+            *(
+                _joint_cells(r, counts_shown[r["sample"]])
+                if publishable[r["sample"]]
+                else [SUPPRESSED] * 5
+            ),
+        ]
         for r in result.joint.iter_rows(named=True)
     ]
     joint = ctx.add_table(
@@ -142,5 +150,21 @@ def balance_section(ctx: ReportContext) -> Section:
     )
 
 
-def _joint_cells(row: dict[str, object]) -> list[object]:
-    return [row["n_obs"], row["n_variables"], row["p_value"], row["ri_p_value"], row["note"]]
+def _joint_cells(row: dict[str, object], count_shown: bool) -> list[object]:
+    n_obs = row["n_obs"] if count_shown else SUPPRESSED
+    return [n_obs, row["n_variables"], row["p_value"], row["ri_p_value"], row["note"]]
+
+
+def _complementary(
+    ctx: ReportContext, publishable: dict[str, bool], names: list[str]
+) -> dict[str, bool]:
+    """Which samples' person counts may be shown: the waiting-time and the self-efficacy pair
+    each split "all", so when one sample of a pair is suppressed, "all" minus the other would
+    give its (small) arm sizes, and the other's counts are suppressed too."""
+    shown = dict(publishable)
+    for pair in (names[1:3], names[3:5]):
+        hidden = ctx.log.hide_partition(
+            NAME, [f"persons, sample {s}" for s in pair], [not shown[s] for s in pair], True
+        )
+        shown.update({s: not h for s, h in zip(pair, hidden, strict=True)})
+    return shown

@@ -10,6 +10,8 @@ have it and k lack it, any other mean only if it rests on at least k persons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from dreamkit.design import columns as C
@@ -59,24 +61,39 @@ def descriptive_variables(ctx: ReportContext) -> list[str]:
 
 
 def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
-    """Means by group for ``variables`` (columns of the person table)."""
+    """Means by group for ``variables`` (columns of the person table).
+
+    The three pairs of groups (arms, waiting time, self-efficacy) each split "all" (the
+    self-efficacy pair leaves out persons without UW-SES), so a pair's cells are suppressed
+    together whenever one of them, or the left-out remainder, could not be published
+    (complementary suppression: "all" minus the other group would reveal it).
+    """
     group_exprs = groups(ctx)
     frames = {name: ctx.persons.filter(expr.fill_null(False)) for name, expr in group_exprs.items()}
-    rows: list[list[object]] = [
-        ["persons", *[ctx.log.count(NAME, f"persons, {g}", f.height) for g, f in frames.items()]]
-    ]
+    names = list(frames)
+    pairs = [names[1:3], names[3:5], names[5:7]]
+    sizes = {g: f.height for g, f in frames.items()}
+    shown: dict[str, object] = {
+        g: ctx.log.count(NAME, f"persons, {g}", n) for g, n in sizes.items()
+    }
+    _complement(ctx, pairs, shown, "persons", lambda g: (sizes[g], None))
+    rows: list[list[object]] = [["persons", *shown.values()]]
     for var in variables:
-        row: list[object] = [var]
         binary = _is_binary(ctx.persons[var])
+        stats: dict[str, tuple[int, int | None]] = {}
+        cells: dict[str, object] = {}
         for group, frame in frames.items():
             values = frame[var].drop_nulls().cast(pl.Float64)
             cell = f"{var}, {group}"
+            n_yes = int(values.sum()) if binary else None
+            stats[group] = (values.len(), n_yes)
             if binary:
-                ok = ctx.log.binary_share_ok(NAME, cell, int(values.sum()), values.len())
+                ok = ctx.log.binary_share_ok(NAME, cell, int(n_yes or 0), values.len())
             else:
                 ok = ctx.log.group_ok(NAME, cell, [values.len()])
-            row.append(float(values.mean()) if ok else SUPPRESSED)  # type: ignore[arg-type]
-        rows.append(row)
+            cells[group] = float(values.mean()) if ok else SUPPRESSED  # type: ignore[arg-type]
+        _complement(ctx, pairs, cells, var, stats.__getitem__)
+        rows.append([var, *cells.values()])
     table = ctx.add_table(
         Table.from_rows(
             NAME,
@@ -95,6 +112,36 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
         ],
         [table],
     )
+
+
+def _complement(
+    ctx: ReportContext,
+    pairs: list[list[str]],
+    cells: dict[str, object],
+    var: str,
+    stats: Callable[[str], tuple[int, int | None]],
+) -> None:
+    """Complementary suppression of each pair of groups against the "all" column, in place.
+
+    ``stats(group)`` is (persons with a value, persons with the attribute or ``None`` for a
+    non-binary variable). The remainder ``all - pair`` is publishable if it is empty or, for a
+    binary variable, has 0 or at least k persons with and without the attribute, otherwise has
+    at least k persons.
+    """
+    n_all, yes_all = stats("all")
+    for pair in pairs:
+        n_rest = n_all - sum(stats(g)[0] for g in pair)
+        if yes_all is None:
+            rest_ok = not ctx.log.small(n_rest)
+        else:
+            yes_rest = yes_all - sum(int(stats(g)[1] or 0) for g in pair)
+            rest_ok = not (ctx.log.small(yes_rest) or ctx.log.small(n_rest - yes_rest))
+        hidden = ctx.log.hide_partition(
+            NAME, [f"{var}, {g}" for g in pair], [cells[g] == SUPPRESSED for g in pair], rest_ok
+        )
+        for g, h in zip(pair, hidden, strict=True):
+            if h:
+                cells[g] = SUPPRESSED
 
 
 def _is_binary(values: pl.Series) -> bool:

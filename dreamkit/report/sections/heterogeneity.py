@@ -43,6 +43,41 @@ def _cells_ok(
     return ctx.log.group_ok(output, cell, sizes)
 
 
+def _band_ok(
+    ctx: ReportContext, output: str, cell: str, scores: np.ndarray, a: int, b: int
+) -> bool:
+    """Whether two low groups (UW-SES <= a and <= b) may both be published: the persons with
+    ``min(a, b) < UW-SES <= max(a, b)`` (their difference, revealed by the group shares x N and
+    the control means) number 0 or at least k in each arm."""
+    lo, hi = min(a, b), max(a, b)
+    treated = ctx.persons[C.TREATED].to_numpy()
+    band = (scores > lo) & (scores <= hi)
+    if any(ctx.log.small(int((band & (treated == arm)).sum())) for arm in (0, 1)):
+        ctx.log.record(
+            output,
+            cell,
+            f"1-{ctx.log.min_cell - 1} persons of an arm have UW-SES {lo + 1}-{hi}: the low "
+            f"groups at cut-offs {lo} and {hi} differ by them",
+        )
+        return False
+    return True
+
+
+def _nested_cutoffs(ctx: ReportContext, scores: np.ndarray, cutoffs: list[int]) -> list[int]:
+    """The cut-offs kept, ascending, so that the low group of each differs from that of every
+    other kept one, and from the descriptive and balance tables' low group (UW-SES <= the
+    ``[self_efficacy] cutoff``), by 0 or >= k persons per arm."""
+    kept: list[int] = []
+    reference = ctx.config.self_efficacy.cutoff
+    for c in sorted(cutoffs):
+        if all(
+            _band_ok(ctx, "selfefficacy", f"cut-off {c}", scores, other, c)
+            for other in (*kept, reference)
+        ):
+            kept.append(c)
+    return kept
+
+
 def selfefficacy_section(ctx: ReportContext) -> Section:
     """Model (3) table per outcome and the effect-by-cut-off figure."""
     from dreamkit.estimate.heterogeneity import selfefficacy_grid
@@ -54,6 +89,7 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
         for c in cfg.self_efficacy.grid
         if _cells_ok(ctx, "selfefficacy", f"cut-off {c}", (scores > c).astype(int), 2)
     ]
+    cutoffs = _nested_cutoffs(ctx, scores, cutoffs)
     suppressed = [c for c in cfg.self_efficacy.grid if c not in cutoffs]
     items: list[Any] = []
     results, notes, failed = {}, [], []
@@ -76,6 +112,7 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
         return Section("self-efficacy", "Heterogeneity by self-efficacy", ["No cut-off left."])
     ctx.results["selfefficacy"] = results
     table = pl.concat([r.tidy() for r in results.values()], how="vertical_relaxed")
+    few_cluster = _grid_few_cluster(ctx, sorted(results))
     n_obs = next(iter(results.values())).n_obs
     fig, axes = new_figure(ncols=2)
     for ax, (prefix, label), outcome in zip(axes, LABELS.items(), end_outcomes(ctx), strict=True):
@@ -83,7 +120,7 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
         series: dict[str, tuple[list[float], list[float], list[float]]] = {}
         for c in cfg.self_efficacy.grid:
             if c in suppressed or c in failed:
-                rows.append([c, *[SUPPRESSED if c in suppressed else NOT_ESTIMABLE] * 8])
+                rows.append([c, *[SUPPRESSED if c in suppressed else NOT_ESTIMABLE] * 10])
                 continue
             part = table.filter((pl.col("cutoff") == c) & (pl.col("outcome") == outcome))
             cells: list[object] = [c]
@@ -99,7 +136,7 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
                 est[1].append(r["ci_low"])
                 est[2].append(r["ci_high"])
             r = part.filter(pl.col("group") == "low - high").row(0, named=True)
-            cells += [fmt_effect(r)]
+            cells += [fmt_effect(r), *few_cluster.get((c, outcome), ("", ""))]
             share = part.filter(pl.col("group") == "low")["group_share"][0]
             cells.insert(4, share)
             rows.append(cells)
@@ -119,9 +156,16 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
                         "high: effect (se)",
                         "high: control mean",
                         "low - high (se)",
+                        "low - high: WCB p",
+                        "low - high: RI p",
                     ],
                     rows,
-                    notes=[ctx.n_note(n_obs), "Covariates: the prognostic ones.", *notes],
+                    notes=[
+                        ctx.n_note(n_obs),
+                        "Covariates: the prognostic ones.",
+                        _few_cluster_note(ctx),
+                        *notes,
+                    ],
                 )
             )
         )
@@ -165,6 +209,24 @@ def peers_section(ctx: ReportContext) -> Section:
     title = "Peer composition"
     if not _cells_ok(ctx, "peers", "own SE x peers x arm cells", 2 * low + plow, 4):
         return Section("peers", title, ["Suppressed: a cell has fewer than k persons."])
+    scores = ctx.persons[C.UWSES].to_numpy()
+    published = [*ctx.results.get("selfefficacy", {}), cfg.self_efficacy.cutoff]
+    if not all(
+        _band_ok(
+            ctx,
+            "peers",
+            f"low SE (0-{cfg.peers.low_cutoff}) vs cut-off {c}",
+            scores,
+            cfg.peers.low_cutoff,
+            c,
+        )
+        for c in published
+    ):
+        return Section(
+            "peers",
+            title,
+            ["Suppressed: with the self-efficacy table it would reveal fewer than k persons."],
+        )
     result = peer_effects(
         ctx.persons,
         end_outcomes(ctx),
@@ -177,6 +239,20 @@ def peers_section(ctx: ReportContext) -> Section:
         min_cell=cfg.disclosure.min_cell,
     )
     ctx.results["peers"] = result
+    wcb = result.wild_cluster_bootstrap(
+        ctx.config.inference.bootstrap_draws, seed=ctx.config.inference.seed
+    )
+    ri = result.randomization_inference(
+        ctx.config.inference.ri_draws, seed=ctx.config.inference.seed
+    )
+    ctx.results["peers_wcb"], ctx.results["peers_ri"] = wcb, ri
+    both = wcb.join(ri, on=["version", "contrast", "outcome"], suffix="_ri")
+    p_values = {
+        (v, c, y): (p, q)
+        for v, c, y, p, q in both.select(
+            "version", "contrast", "outcome", "p_value", "p_value_ri"
+        ).rows()
+    }
     table = result.tidy()
     rows: list[list[object]] = []
     for r in table.iter_rows(named=True):
@@ -189,6 +265,7 @@ def peers_section(ctx: ReportContext) -> Section:
                 fmt_effect(r),
                 r["control_mean"],
                 r["group_share"],
+                *p_values.get((r["version"], r["group"], r["outcome"]), ("", "")),
             ]
         )
     threshold = float(table["peer_threshold"][0])
@@ -197,10 +274,20 @@ def peers_section(ctx: ReportContext) -> Section:
             "peers",
             f"Model (4): effects by own self-efficacy (low = UW-SES 0-{cfg.peers.low_cutoff}) "
             "and peers' self-efficacy",
-            ["version", "cell", "outcome", "effect (se)", "control mean", "share of sample"],
+            [
+                "version",
+                "cell",
+                "outcome",
+                "effect (se)",
+                "control mean",
+                "share of sample",
+                "WCB p",
+                "RI p",
+            ],
             rows,
             notes=[
                 ctx.n_note(result.n_obs),
+                _few_cluster_note(ctx),
                 f"Peers low: leave-one-out share of team-mates with UW-SES 0-"
                 f"{cfg.peers.peer_cutoff} above the median over teams ({threshold:.3f}).",
             ],
@@ -214,6 +301,45 @@ def peers_section(ctx: ReportContext) -> Section:
             "restricted version sets the two high-self-efficacy cells equal."
         ],
         [out],
+    )
+
+
+def _grid_few_cluster(
+    ctx: ReportContext, cutoffs: list[int]
+) -> dict[tuple[int, str], tuple[float, float]]:
+    """Few-cluster p-values of tau_low - tau_high per (cut-off, outcome): the restricted wild
+    cluster bootstrap and randomisation inference over the published cut-offs jointly
+    (:meth:`GridResult.wild_cluster_bootstrap`, :meth:`GridResult.randomization_inference`)."""
+    from dreamkit.estimate.heterogeneity import selfefficacy_grid
+
+    cfg = ctx.config
+    grid = selfefficacy_grid(
+        ctx.persons,
+        end_outcomes(ctx),
+        list(cfg.covariates.prognostic),
+        cutoffs=cutoffs,
+        stratum=cfg.design.stratum,
+        cluster=cfg.design.cluster,
+        level=cfg.inference.level,
+        min_cell=cfg.disclosure.min_cell,
+    )
+    wcb = grid.wild_cluster_bootstrap(cfg.inference.bootstrap_draws, seed=cfg.inference.seed)
+    ri = grid.randomization_inference(cfg.inference.ri_draws, seed=cfg.inference.seed)
+    ctx.results["selfefficacy_wcb"], ctx.results["selfefficacy_ri"] = wcb, ri
+    both = wcb.join(ri, on=["cutoff", "outcome"], suffix="_ri")
+    return {
+        (int(c), str(y)): (float(p), float(q))
+        for c, y, p, q in both.select("cutoff", "outcome", "p_value", "p_value_ri").rows()
+    }
+
+
+def _few_cluster_note(ctx: ReportContext) -> str:
+    inf = ctx.config.inference
+    return (
+        f"Few-cluster p-values: WCB = restricted wild cluster bootstrap "
+        f"({inf.bootstrap_draws} Rademacher draws over {ctx.config.design.cluster}s); RI = "
+        f"randomisation inference ({inf.ri_draws} re-allocations within "
+        f"{ctx.config.design.cluster}s). Romano-Wolf adjusted p-values are in the results."
     )
 
 

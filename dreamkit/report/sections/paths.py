@@ -6,6 +6,12 @@ the W x W covariance; p-values are given three ways (CRV1 t, wild cluster bootst
 null imposed, randomisation inference re-drawing the allocation within teams), plus the
 Romano-Wolf step-down p-value over the W weeks from the randomisation draws of the
 studentised statistic. A path is published only if both arms have at least k persons.
+
+The control means of the cumulative shares give the controls' person-weeks in the state,
+``w n_0 mean_w``; two published weeks reveal their difference, the person-weeks in the state
+(and out of it) between them, which must be 0 or at least k, else the later week's control
+mean is suppressed. Week W's control mean is public anyway (descriptive table), so the last
+shown week before it must also satisfy the rule against W.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dreamkit.design import columns as C
 from dreamkit.report.context import ReportContext
+from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.figures import new_figure
 from dreamkit.report.html import Section
 from dreamkit.report.plots import draw_path
@@ -79,6 +87,10 @@ def paths_section(ctx: ReportContext) -> Section:
     for ax, (prefix, label) in zip(axes, OUTCOMES.items(), strict=True):
         res = paths[prefix]
         frame = path_frame(res)
+        keep = control_means_shown(ctx, prefix, frame["week"].to_numpy())
+        frame = frame.with_columns(
+            pl.when(pl.Series(keep)).then(pl.col("control_mean")).alias("control_mean")
+        )
         frame.write_csv(_all_weeks_path(ctx, prefix))
         shown = frame.filter(pl.col("week").is_in(report_weeks(ctx.config.outcomes.weeks)))
         items.append(
@@ -87,7 +99,7 @@ def paths_section(ctx: ReportContext) -> Section:
                     f"effect_path_{prefix}",
                     f"ITT effect on the share of weeks 1..w in {label}, model (2)",
                     list(shown.columns),
-                    [list(r) for r in shown.iter_rows()],
+                    [[SUPPRESSED if v is None else v for v in r] for r in shown.iter_rows()],
                     notes=[
                         ctx.n_note(res.path.n_obs),
                         f"Covariates: {', '.join(ctx.config.covariates.prognostic)}. "
@@ -129,6 +141,48 @@ def paths_section(ctx: ReportContext) -> Section:
         ],
         items,
     )
+
+
+def control_means_shown(ctx: ReportContext, prefix: str, weeks: np.ndarray) -> np.ndarray:
+    """Mask of the weeks whose control mean may be published (module docstring).
+
+    With ``c_w`` the controls in the state in week w (``w share_w - (w-1) share_{w-1}`` summed
+    over controls), walking the weeks a control mean is shown when the person-weeks in and out
+    of the state since the last shown week (or week 0) are each 0 or at least k; then shown
+    weeks are dropped from the end until the gap to week W passes too.
+    """
+    controls = ctx.persons.filter(pl.col(C.TREATED) == 0)
+    shares = np.column_stack(
+        [controls[f"{prefix}_share_{w}"].fill_null(0.0).to_numpy() for w in weeks]
+    )
+    cumulative = np.rint(shares * weeks[None, :]).sum(axis=0)  # person-weeks in the state
+    in_state = np.diff(np.r_[0.0, cumulative])
+    out_state = controls.height - in_state
+    keep = np.zeros(weeks.size, dtype=bool)
+    last = -1
+
+    def gap_ok(a: int, b: int) -> bool:  # weeks a+1..b (indices)
+        return not (
+            ctx.log.small(int(in_state[a + 1 : b + 1].sum()))
+            or ctx.log.small(int(out_state[a + 1 : b + 1].sum()))
+        )
+
+    for i in range(weeks.size):
+        if gap_ok(last, i):
+            keep[i], last = True, i
+    end = weeks.size - 1
+    shown = [int(j) for j in np.flatnonzero(keep[:end])]
+    while shown and not gap_ok(shown[-1], end):
+        keep[shown.pop()] = False
+    keep[end] = True
+    for j in np.flatnonzero(~keep):
+        ctx.log.record(
+            f"effect_path_{prefix}",
+            f"control mean, week {int(weeks[j])}",
+            f"the change from the previous shown week counts 1-{ctx.log.min_cell - 1} "
+            "control person-weeks in or out of the state",
+        )
+    return keep
 
 
 def report_weeks(weeks: int) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from dreamkit.report.context import ReportContext
+from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.html import Section
 from dreamkit.report.sections.balance import balance_variables
 from dreamkit.report.sections.heterogeneity import LABELS, end_outcomes
@@ -29,6 +30,11 @@ def prognostic_section(ctx: ReportContext) -> Section:
     ctx.results["prognostic"] = ranking
     rows: list[list[object]] = []
     shown = ranking.filter(pl.col("rank") <= TOP).sort("outcome", "rank")
+    controls = ctx.persons.filter(pl.col("treated") == 0)
+    full = {
+        y: (controls.height, int((controls[y] <= 0).sum()), int((controls[y] >= 1).sum()))
+        for y in end_outcomes(ctx)
+    }
     for r in shown.iter_rows(named=True):
         label = LABELS[r["outcome"].split("_share_")[0]]
         cell = f"{label}, {r['variable']}"
@@ -40,9 +46,7 @@ def prognostic_section(ctx: ReportContext) -> Section:
                 "yes" if r["variable"] in used else "",
                 f"{fmt(r['estimate'])} ({fmt(r['std_error'])})",
                 r["lr_p_value"],
-                r["n_obs"],
-                ctx.log.count("prognostic", f"{cell}, controls at 0", int(r["n_lower"])),
-                ctx.log.count("prognostic", f"{cell}, controls at 1", int(r["n_upper"])),
+                *_counts(ctx, cell, r, full[r["outcome"]]),
             ]
         )
     n_controls = int((ctx.persons["treated"] == 0).sum())
@@ -79,3 +83,29 @@ def prognostic_section(ctx: ReportContext) -> Section:
         ],
         [table],
     )
+
+
+def _counts(
+    ctx: ReportContext, cell: str, r: dict[str, object], full: tuple[int, int, int]
+) -> list[object]:
+    """N, controls at 0 and at 1 of one Tobit, each suppressed when below k or when it differs
+    from the same count over all controls (N = all controls is in the note) by 1..k-1: the
+    difference would count the controls left out for a missing value of the variable."""
+    out: list[object] = []
+    for n, n_all, what in zip(
+        (int(r["n_obs"]), int(r["n_lower"]), int(r["n_upper"])),  # type: ignore[call-overload]
+        full,
+        ("N", "controls at 0", "controls at 1"),
+        strict=True,
+    ):
+        if not ctx.log.small(n) and not ctx.log.differences_ok(n_all, n):
+            ctx.log.record(
+                "prognostic",
+                f"{cell}, {what}",
+                "differs from the count over all controls by fewer than "
+                f"{ctx.log.min_cell} (controls with a missing value)",
+            )
+            out.append(SUPPRESSED)
+        else:
+            out.append(ctx.log.count("prognostic", f"{cell}, {what}", n))
+    return out

@@ -6,8 +6,9 @@ least k weeks (``dur_emp``/``event_emp``) and weeks to the first week off sickne
 :func:`dreamkit.estimate.survival.kaplan_meier`, the hazard from
 :class:`dreamkit.estimate.hazard.DiscreteTimeHazard` (4-week duration intervals, municipality
 fixed effects, team-clustered), in all persons and by waiting time, with logit and cloglog
-links. Curves stop where fewer than k persons are at risk; at-risk counts below k are
-suppressed.
+links. Curves stop where fewer than k persons are at risk and step only by pooled jumps of at
+least k events; at-risk counts below k, or differing from the previous shown one (starting from
+the group size) by fewer than k, are suppressed.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def _km_figure(
     data = ctx.persons.with_columns(code)
     fig, axes = new_figure(ncols=2)
     results: dict[str, Any] = {}
+    published: dict[str, Any] = {}
     for ax, (key, (dur, event, title, ylabel)) in zip(axes, DURATIONS.items(), strict=True):
         km = kaplan_meier(data, duration=dur, event=event, by="_km_group")
         results[key] = km
@@ -103,12 +105,51 @@ def _km_figure(
                     f"{title}, {label}, weeks {int(curve['week'][horizon])}+",
                     f"fewer than {ctx.log.min_cell} persons at risk: curve stops",
                 )
-            curves.append((label, curve["week"][:horizon], curve["survival"][:horizon]))
+            week = curve["week"].to_numpy()[:horizon]
+            shown = ctx.log.pooled_steps(
+                curve["survival"].to_numpy()[:horizon], curve["events"].to_numpy()[:horizon]
+            )
+            if (shown != curve["survival"].to_numpy()[:horizon]).any():
+                ctx.log.record(
+                    name,
+                    f"{title}, {label}",
+                    f"steps of fewer than {ctx.log.min_cell} events pooled into later steps",
+                )
+            curves.append((label, week, shown))
+            published[f"{key}: {label}"] = (week, shown)
             row: list[object] = [title, label]
-            for week in _checkpoints(ctx):
-                hit = curve.filter(pl.col("week") == week)["at_risk"]
+            previous = int((data["_km_group"] == i).sum())  # the group size
+            for week_c in _checkpoints(ctx):
+                hit = curve.filter(pl.col("week") == week_c)["at_risk"]
                 n = int(hit[0]) if hit.len() else 0
-                row.append(ctx.log.count("km_at_risk", f"{title}, {label}, week {week}", n))
+                cell = f"{title}, {label}, week {week_c}"
+                if not ctx.log.small(n) and not ctx.log.differences_ok(previous, n):
+                    ctx.log.record(
+                        "km_at_risk",
+                        cell,
+                        f"differs from the previous shown count by fewer than {ctx.log.min_cell}",
+                    )
+                    row.append(SUPPRESSED)
+                    continue
+                shown_n = ctx.log.count("km_at_risk", cell, n)
+                if shown_n != SUPPRESSED:
+                    previous = n
+                row.append(shown_n)
+            # the event shares by arm give the persons without an event at W: the last shown
+            # count must differ from them by 0 or >= k too
+            members = data.filter(pl.col("_km_group") == i)
+            n_end = members.height - int(members[event].sum())
+            for j in range(len(row) - 1, 1, -1):
+                if row[j] == SUPPRESSED:
+                    continue
+                if ctx.log.differences_ok(n_end, int(row[j])):  # type: ignore[call-overload]
+                    break
+                ctx.log.record(
+                    "km_at_risk",
+                    f"{title}, {label}, week {_checkpoints(ctx)[j - 2]}",
+                    f"differs from the persons without an exit by fewer than {ctx.log.min_cell}",
+                )
+                row[j] = SUPPRESSED
             at_risk_rows.append(row)
         logrank = km.logrank or {}
         draw_survival(
@@ -118,9 +159,41 @@ def _km_figure(
             ylabel=f"share {ylabel}",
         )
     ctx.results[name] = results
+    ctx.results[f"{name}_published"] = published
     return ctx.add_figure(
         fig, name, f"Kaplan-Meier curves {what} (each stops where < k persons are at risk)."
     )
+
+
+def _complement_wait_rows(
+    ctx: ReportContext, rows: list[list[object]], samples: dict[str, pl.Expr]
+) -> None:
+    """Complementary suppression of the two waiting-time rows against the "all" row, in place.
+
+    The waiting-time samples split all persons, so "all" minus a shown row gives the other
+    row's persons and exits: when a row is not shown (suppressed or not estimable) and its
+    exits (or persons) number 1..k-1, the other row's exits (or persons, person-weeks and
+    exits) are suppressed too.
+    """
+    names = list(samples)[1:]
+    labels = {4: "person-weeks", 5: "exits", 6: "persons"}
+    for _, event, title, _ in DURATIONS.values():
+        index = {str(r[1]): i for i, r in enumerate(rows) if r[0] == title}
+        for hidden, other in (names, names[::-1]):
+            row, other_row = rows[index[hidden]], rows[index[other]]
+            if row[5] not in (SUPPRESSED, NOT_ESTIMABLE):
+                continue
+            data = ctx.persons.filter(samples[hidden])
+            persons, exits = data.height, int(data[event].sum())
+            columns = [4, 5, 6] if ctx.log.small(persons) else [5] if ctx.log.small(exits) else []
+            for col in columns:
+                if other_row[col] not in (SUPPRESSED, NOT_ESTIMABLE):
+                    other_row[col] = SUPPRESSED
+                    ctx.log.record(
+                        "hazard",
+                        f"{title}, {other}, {labels[col]}",
+                        f"complementary suppression (all minus this row would reveal {hidden})",
+                    )
 
 
 def _hazard_table(ctx: ReportContext) -> Table:
@@ -165,6 +238,7 @@ def _hazard_table(ctx: ReportContext) -> Table:
                 res.glm.n_clusters,
             ]
             rows.append(cells)
+    _complement_wait_rows(ctx, rows, samples)
     ctx.results["hazard"] = fits
     return ctx.add_table(
         Table.from_rows(
