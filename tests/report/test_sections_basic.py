@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from dreamkit.config import parse_config
+from dreamkit.errors import EstimationError
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED, DisclosureLog
 from dreamkit.report.sections.descriptive import descriptive_section
@@ -121,3 +123,21 @@ def test_a_subgroup_the_estimator_refuses_is_marked_with_its_reason(tmp_path: Pa
     half_rows = table.frame.filter(pl.col("subgroup").str.starts_with("half"))
     assert half_rows["effect (se)"].to_list() == [NOT_ESTIMABLE, NOT_ESTIMABLE]
     assert any(note.startswith("half: not estimable:") for note in table.notes)
+
+
+def test_a_peer_model_the_estimator_refuses_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dreamkit.estimate.peers as peers
+    import dreamkit.report.sections.heterogeneity as section
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise EstimationError("peer cells are collinear with the municipality effects")
+
+    monkeypatch.setattr(section, "_cells_ok", lambda *a, **k: True)
+    monkeypatch.setattr(section, "_band_ok", lambda *a, **k: True)
+    monkeypatch.setattr(peers, "peer_effects", refuse)
+    ctx = _context(tmp_path)
+    result = section.peers_section(ctx)
+    assert any("Not estimable: peer cells are collinear" in text for text in result.paragraphs)
+    assert "peers" not in ctx.results

@@ -227,24 +227,28 @@ def peers_section(ctx: ReportContext) -> Section:
             title,
             ["Suppressed: with the self-efficacy table it would reveal fewer than k persons."],
         )
-    result = peer_effects(
-        ctx.persons,
-        end_outcomes(ctx),
-        list(cfg.covariates.prognostic),
-        cutoff=cfg.peers.low_cutoff,
-        peer_cutoff=cfg.peers.peer_cutoff,
-        stratum=cfg.design.stratum,
-        cluster=cfg.design.cluster,
-        level=cfg.inference.level,
-        min_cell=cfg.disclosure.min_cell,
-    )
+    try:
+        result = peer_effects(
+            ctx.persons,
+            end_outcomes(ctx),
+            list(cfg.covariates.prognostic),
+            cutoff=cfg.peers.low_cutoff,
+            peer_cutoff=cfg.peers.peer_cutoff,
+            stratum=cfg.design.stratum,
+            cluster=cfg.design.cluster,
+            level=cfg.inference.level,
+            min_cell=cfg.disclosure.min_cell,
+        )
+        wcb = result.wild_cluster_bootstrap(
+            ctx.config.inference.bootstrap_draws, seed=ctx.config.inference.seed
+        )
+        ri = result.randomization_inference(
+            ctx.config.inference.ri_draws, seed=ctx.config.inference.seed
+        )
+    except EstimationError as err:
+        # a sub-analysis the estimator refuses is reported as such, never filled in
+        return Section("peers", title, [f"Not estimable: {err}"])
     ctx.results["peers"] = result
-    wcb = result.wild_cluster_bootstrap(
-        ctx.config.inference.bootstrap_draws, seed=ctx.config.inference.seed
-    )
-    ri = result.randomization_inference(
-        ctx.config.inference.ri_draws, seed=ctx.config.inference.seed
-    )
     ctx.results["peers_wcb"], ctx.results["peers_ri"] = wcb, ri
     both = wcb.join(ri, on=["version", "contrast", "outcome"], suffix="_ri")
     p_values = {
