@@ -139,21 +139,30 @@ def test_peer_low_group_does_not_differ_from_a_published_cutoff_by_few(tmp_path:
 def _survival_context(tmp_path: Path) -> ReportContext:
     # course: 40 persons, exits of 2 persons in weeks 3 and 20, 10 in week 30, the rest censored
     # at 81; control: 40 persons, 10 exits in week 5 and 10 in week 40
+    exits = ((0, 2, 3), (2, 2, 20), (4, 10, 30), (40, 10, 5), (50, 10, 40))
+    persons = _persons_with_exits(exits).with_columns(
+        pl.Series("waiting_days", np.tile([3, 30], 40))
+    )
+    return _context(tmp_path, persons, {"covariates": {"prognostic": ["score"]}})
+
+
+def _persons_with_exits(exits: tuple[tuple[int, int, int], ...]) -> pl.DataFrame:
+    """80 persons (course first, then control); ``exits`` are (first row, count, week) runs
+    of persons whose employment and sickness durations end with an event in that week; the
+    rest are censored at week 81."""
     n = 80
     treated = np.r_[np.ones(40), np.zeros(40)].astype(np.int8)
     dur = np.full(n, 81)
     event = np.zeros(n, dtype=np.int8)
-    for start, count, week in ((0, 2, 3), (2, 2, 20), (4, 10, 30), (40, 10, 5), (50, 10, 40)):
+    for start, count, week in exits:
         dur[start : start + count] = week
         event[start : start + count] = 1
-    persons = _persons(n, treated=treated).with_columns(
+    return _persons(n, treated=treated).with_columns(
         pl.Series("dur_emp", dur),
         pl.Series("event_emp", event),
         pl.Series("dur_sick", dur),
         pl.Series("event_sick", event),
-        pl.Series("waiting_days", np.tile([3, 30], n // 2)),
     )
-    return _context(tmp_path, persons, {"covariates": {"prognostic": ["score"]}})
 
 
 def test_km_at_risk_counts_do_not_differ_by_a_small_number(tmp_path: Path) -> None:
@@ -251,19 +260,7 @@ def test_km_tail_does_not_reveal_the_few_last_exits(tmp_path: Path) -> None:
     # course: 10 exits in week 5 and 3 in week 60; the descriptive table publishes the course
     # share with an exit (13 / 40), so a curve or an at-risk count showing 30 of 40 left
     # after week 5 would give 40 - 13 - (40 - 30) = 3 late exits
-    n = 80
-    treated = np.r_[np.ones(40), np.zeros(40)].astype(np.int8)
-    dur = np.full(n, 81)
-    event = np.zeros(n, dtype=np.int8)
-    for start, count, week in ((0, 10, 5), (10, 3, 60), (40, 10, 5), (50, 10, 40)):
-        dur[start : start + count] = week
-        event[start : start + count] = 1
-    persons = _persons(n, treated=treated).with_columns(
-        pl.Series("dur_emp", dur),
-        pl.Series("event_emp", event),
-        pl.Series("dur_sick", dur),
-        pl.Series("event_sick", event),
-    )
+    persons = _persons_with_exits(((0, 10, 5), (10, 3, 60), (40, 10, 5), (50, 10, 40)))
     ctx = _context(tmp_path, persons, {"covariates": {"prognostic": ["score"]}})
     arms = {"control": pl.col("treated") == 0, "course": pl.col("treated") == 1}
     rows: list[list[object]] = []
