@@ -15,7 +15,7 @@ every replication (:func:`dreamkit.validate.replicate.replicate`). The standard 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dreamkit.errors import InputError
 from dreamkit.simulate import ReferenceDesign, TeamDesign, TrueEffects
@@ -123,16 +123,8 @@ FEW_CLUSTERS = Scenario(
     hazard_tau=None,
     few_cluster_tools=True,
 )
-FEW_CLUSTERS_NULL = Scenario(
-    "few clusters, null (12 teams)",
-    _FEW,
-    TrueEffects.null(),
-    paths=("sick",),
-    weeks=(26, 81),
-    band=False,
-    subgroups=False,
-    hazard_tau=None,
-    few_cluster_tools=True,
+FEW_CLUSTERS_NULL = replace(
+    FEW_CLUSTERS, name="few clusters, null (12 teams)", effects=TrueEffects.null()
 )
 
 SCENARIOS: dict[str, Scenario] = {
