@@ -11,7 +11,9 @@ definitions of an :class:`~dreamkit.outcomes.spec.OutcomeSpec`,
 * pre-allocation window shares (:mod:`dreamkit.outcomes.windows`).
 
 It works in chunks of persons, so memory beyond the output is bounded by the chunk: per chunk
-one ``uint8`` window of weeks :math:`-P..W+k-1`, boolean set tests and float64 counts. The
+one ``uint8`` window of weeks :math:`-P..W+k-1`, boolean set tests and float64 counts. Chunks
+run on ``threads`` threads (all cores by default); each fills its own rows of the output, so
+the result does not depend on the number of threads. The
 output holds float64 shares (8 bytes per person and week per path set), ``Int32`` durations
 and ``Int8`` event flags (1 = event, 0 = censored); values that the register cannot define
 (only with ``coverage="partial"``) are null.
@@ -33,9 +35,11 @@ from dreamkit.outcomes.ledger import SampleFlow
 from dreamkit.outcomes.shares import cumulative_shares, total_share
 from dreamkit.outcomes.spec import DUR_EMP, DUR_SICK, EVENT_EMP, EVENT_SICK, OutcomeSpec
 from dreamkit.outcomes.windows import pre_window_shares
+from dreamkit.parallel import for_each_block, resolve_threads
 from dreamkit.register.register import Register
 
-CHUNK = 1 << 16
+CHUNK = 1 << 16  # largest chunk of persons per thread step
+MIN_CHUNK = 1 << 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +85,8 @@ def build_outcomes(
     on_missing: OnMissing = "error",
     coverage: Coverage = "require",
     flow: SampleFlow | None = None,
-    chunk_size: int = CHUNK,
+    chunk_size: int | None = None,
+    threads: int | None = None,
 ) -> Outcomes:
     """Build the person-level outcome table and its sample-flow ledger.
 
@@ -99,11 +104,14 @@ def build_outcomes(
             whose weeks are not all observed; durations censored at the last observed week).
         flow: ledger of earlier exclusions to continue (extended in place); its remaining
             count must equal the trial's rows.
-        chunk_size: persons per chunk (bounds the working memory).
+        chunk_size: persons per chunk (bounds the working memory per thread); None = an
+            equal share per thread, between 1,024 and 65,536 persons.
+        threads: threads that compute chunks in parallel; None = all available cores.
     """
     spec = OutcomeSpec() if spec is None else spec
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}.")
+    n_threads = resolve_threads(threads)
     spec.check_sets(register.codemap)
     clash = [c for c in spec.columns() if c in trial.columns]
     if clash:
@@ -120,7 +128,10 @@ def build_outcomes(
         coverage=coverage,
         flow=flow,
     )
-    columns = _compute(aligned.alignment, spec, chunk_size, nulls=coverage == "partial")
+    n = aligned.alignment.n_persons
+    if chunk_size is None:
+        chunk_size = min(CHUNK, max(MIN_CHUNK, -(-n // n_threads)))
+    columns = _compute(aligned.alignment, spec, chunk_size, n_threads, nulls=coverage == "partial")
     persons = aligned.trial.hstack([columns[name] for name in spec.columns()])
     aligned.flow.check(persons.height)
     return Outcomes(persons, aligned.flow, spec)
@@ -143,7 +154,7 @@ def _duration(names: tuple[str, str], result: Duration) -> list[pl.Series]:
 
 
 def _compute(
-    alignment: Alignment, spec: OutcomeSpec, chunk_size: int, nulls: bool
+    alignment: Alignment, spec: OutcomeSpec, chunk_size: int, threads: int, nulls: bool
 ) -> dict[str, pl.Series]:
     """Outcome columns, filled chunk by chunk of persons (``nulls``: partial coverage)."""
     codemap = alignment.register.codemap
@@ -161,8 +172,8 @@ def _compute(
     n_windows = spec.pre_weeks // length
     emp = Duration(np.empty(n, np.int32), np.empty(n, bool), np.empty(n, bool))
     sick = Duration(np.empty(n, np.int32), np.empty(n, bool), np.empty(n, bool))
-    for start in range(0, n, chunk_size):
-        part = slice(start, min(start + chunk_size, n))
+
+    def fill(part: slice) -> None:
         window = alignment.window(first, last, part)
         post = window[:, week1 : week1 + weeks]
         for mask, out in paths.values():
@@ -181,6 +192,8 @@ def _compute(
             )
             if out.shape[0] > n_windows:
                 out[-1, part] = total
+
+    for_each_block(fill, n, chunk_size, threads)
     columns: list[pl.Series] = []
     for prefix, (_, out) in paths.items():
         names = spec.path_columns(prefix)

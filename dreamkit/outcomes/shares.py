@@ -104,7 +104,8 @@ def cumulative_shares(
     weeks ``1..w`` are not all observed).
 
     The counts accumulate week by week in float64 (exact for integers below 2**53) and each
-    share is one division, so the result equals ``count / w`` exactly.
+    share is one division, so the result equals ``count / w`` exactly. The indicators are
+    transposed to week-major order first, so every step works on contiguous rows.
 
     Args:
         window: aligned states of weeks ``1..W`` (persons x W).
@@ -115,15 +116,16 @@ def cumulative_shares(
     Returns:
         the shares as a (persons x W) array: the transpose of the week-major ``out``.
     """
-    inset = week_indicators(window, mask).view(np.uint8)
-    n, weeks = inset.shape
+    n, weeks = window.shape
     shares = np.empty((weeks, n)) if out is None else out
     if shares.shape != (weeks, n):
         raise InputError(f"out must have shape {(weeks, n)}, got {shares.shape}.")
-    count = np.zeros(n)
-    for t in range(weeks):
-        count += inset[:, t]
-        np.divide(count, t + 1, out=shares[t])
+    inset = np.ascontiguousarray(week_indicators(window, mask).view(np.uint8).T)
+    if weeks:
+        shares[0] = inset[0]
+    for t in range(1, weeks):
+        np.add(shares[t - 1], inset[t], out=shares[t])
+    shares /= np.arange(1, weeks + 1, dtype=np.float64)[:, np.newaxis]
     if (window == UNOBSERVED).any():
         shares[~observed_prefix(window).T] = np.nan
     return shares.T

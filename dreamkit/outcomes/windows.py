@@ -60,10 +60,8 @@ def pre_window_shares(
     shares = np.empty((n_windows, n)) if out is None else out
     if shares.shape != (n_windows, n):
         raise InputError(f"out must have shape {(n_windows, n)}, got {shares.shape}.")
-    shares[:] = 0.0
-    inset = week_indicators(window, mask).view(np.uint8)
-    for j in range(pre_weeks):
-        shares[j // length] += inset[:, j]
+    inset = np.ascontiguousarray(week_indicators(window, mask).view(np.uint8).T)
+    shares[:] = inset.reshape(n_windows, length, n).sum(axis=1, dtype=np.uint32)
     total = shares.sum(axis=0) / np.float64(pre_weeks)
     shares /= np.float64(length)
     unobserved = window == UNOBSERVED

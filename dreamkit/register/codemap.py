@@ -20,11 +20,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dreamkit.errors import CodeMapError, UnknownCodeError
+from dreamkit.errors import CodeMapError, InputError, UnknownCodeError
+from dreamkit.parallel import for_each_block
 
 UNKNOWN = "unknown"
 _UNMAPPED = np.uint8(255)
 MAX_STATES = 255
+MAX_TABLE_ROWS = 1 << 24  # codes, and the missing code, must lie within this span
+_BLOCK = 1 << 20  # cells per look-up block
 
 
 @dataclass(frozen=True)
@@ -200,15 +203,26 @@ class CodeMap:
         missing_code: int = -1,
         on_unknown: str = "error",
         column: str = "code",
+        threads: int | None = None,
     ) -> tuple[npt.NDArray[np.uint8], int]:
         """Map an integer code array to state ids.
+
+        A cell with code :math:`c` and employment flag :math:`e` gets state
+        ``table[2 (c - lo) + e]``: one gather per cell from a small table whose rows are the
+        codes ``lo..hi`` around the code map's codes (codes beyond them are clipped onto an
+        unmapped row at either end). The row of ``missing_code`` holds the two no-code states
+        (not employed, employed); every other row holds its code's state twice, so a transfer
+        code wins over the employment flag. Cells are processed in blocks on ``threads``
+        threads; the result does not depend on the number of threads.
 
         Args:
             codes: integer codes; ``missing_code`` marks weeks without a transfer.
             employed: employment flag of the same shape (None = never employed).
+            missing_code: the code of weeks without a transfer.
             on_unknown: ``"error"`` raises :class:`UnknownCodeError`; ``"unknown"`` maps such
                 codes to the ``unknown`` state and counts them.
             column: name used in error messages.
+            threads: threads for the look-up; None = all available cores.
 
         Returns:
             (state ids as ``uint8``, number of cells with unknown codes).
@@ -218,45 +232,59 @@ class CodeMap:
         codes = np.asarray(codes)
         if codes.dtype.kind not in "iu":
             raise TypeError(f"codes must be an integer array, got dtype {codes.dtype}")
-        # one table look-up: position 0 catches negative codes, the last position codes beyond
-        # the table, both unmapped; clipping into that range keeps the look-up in bounds
-        table = np.concatenate(([_UNMAPPED], self._lut, [_UNMAPPED])).astype(np.uint8)
+        flags = None if employed is None else np.asarray(employed, dtype=bool)
+        if flags is not None and flags.shape != codes.shape:
+            raise InputError(
+                f"the employment flags have shape {flags.shape} but the codes {codes.shape}; "
+                "pass one flag per code cell."
+            )
+        lo, hi = min(-1, missing_code) - 1, max(self._lut.size, missing_code + 1)
+        if hi - lo > MAX_TABLE_ROWS:
+            raise InputError(
+                f"missing_code {missing_code} lies far outside the code map's codes "
+                f"0..{self._lut.size - 1}; recode weeks without a transfer to -1."
+            )
+        table = np.full((hi - lo + 1, 2), _UNMAPPED, dtype=np.uint8)
+        table[-lo : -lo + self._lut.size] = self._lut[:, np.newaxis]
+        table[missing_code - lo] = (self.not_employed_id, self.employed_id)
         work = next(
             (
                 t
                 for t in (np.int16, np.int32, np.int64)
-                if np.can_cast(codes.dtype, t) and self._lut.size + 1 <= np.iinfo(t).max
+                if np.can_cast(codes.dtype, t) and 2 * (hi - lo) + 1 <= np.iinfo(t).max
             ),
-            None,
+            np.int64,  # uint64 codes: clipped from above before the cast
         )
-        if work is None:  # uint64: bring into int64 range first
-            index = np.minimum(codes, self._lut.size).astype(np.int64)
-        else:
-            index = np.clip(codes, -1, self._lut.size, dtype=work)
-        index += 1
-        states = table[index]
-        del index
-        no_code = codes == missing_code
-        unknown = np.greater(states == _UNMAPPED, no_code)  # unmapped and not "no code"
-        n_unknown = int(np.count_nonzero(unknown))
+        flat_codes = codes.reshape(-1)
+        flat_flags = None if flags is None else flags.reshape(-1)
+        states = np.empty(codes.shape, dtype=np.uint8)
+        flat_states = states.reshape(-1)
+        unmapped = np.zeros(-(-flat_codes.size // _BLOCK) or 1, dtype=np.int64)
+
+        def look_up(block: slice) -> None:
+            part = flat_codes[block]
+            if np.can_cast(part.dtype, work):
+                index = np.clip(part, lo, hi, dtype=work)
+            else:
+                index = np.minimum(part, hi).astype(work)
+            index -= work(lo)
+            index <<= 1
+            if flat_flags is not None:
+                np.add(index, flat_flags[block], out=index, casting="unsafe")
+            flat_states[block] = table.reshape(-1)[index]
+            unmapped[block.start // _BLOCK] = np.count_nonzero(flat_states[block] == _UNMAPPED)
+
+        for_each_block(look_up, flat_codes.size, _BLOCK, threads)
+        n_unknown = int(unmapped.sum())
         if n_unknown and on_unknown == "error":
-            values = np.unique(codes[unknown])[:10].tolist()
+            values = np.unique(flat_codes[flat_states == _UNMAPPED])[:10].tolist()
             raise UnknownCodeError(
                 f"column {column!r}: {n_unknown} cell(s) hold codes not in code map "
                 f"{self.name!r}, e.g. {values}; add them to the code map or pass "
                 "on_unknown='unknown' to map them to the 'unknown' state and count them."
             )
         if n_unknown:
-            states = np.where(unknown, np.uint8(self.unknown_id), states)
-        if employed is None:
-            fill: np.uint8 | npt.NDArray[np.uint8] = np.uint8(self.not_employed_id)
-        else:
-            fill = np.where(
-                np.asarray(employed, dtype=bool),
-                np.uint8(self.employed_id),
-                np.uint8(self.not_employed_id),
-            )
-        states = np.where(no_code, fill, states)
+            np.putmask(flat_states, flat_states == _UNMAPPED, np.uint8(self.unknown_id))
         return states, n_unknown
 
 

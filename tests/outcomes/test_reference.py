@@ -187,13 +187,19 @@ def as_python(value: object) -> object:
 
 # ---- the checks ---------------------------------------------------------------------------
 @SETTINGS
-@given(data=registers(), spec=specs(), chunk=st.integers(1, 5))
+@given(data=registers(), spec=specs(), chunk=st.integers(1, 5), threads=st.integers(1, 3))
 def test_partial_coverage_equals_reference(
-    data: tuple[Register, pl.DataFrame, list[Person]], spec: OutcomeSpec, chunk: int
+    data: tuple[Register, pl.DataFrame, list[Person]], spec: OutcomeSpec, chunk: int, threads: int
 ) -> None:
     register, trial, persons = data
     out = build_outcomes(
-        register, trial, spec, on_missing="exclude", coverage="partial", chunk_size=chunk
+        register,
+        trial,
+        spec,
+        on_missing="exclude",
+        coverage="partial",
+        chunk_size=chunk,
+        threads=threads,
     )
     kept = [p for p in persons if p.row is not None]
     assert out.persons.height == len(kept)
@@ -207,12 +213,14 @@ def test_partial_coverage_equals_reference(
 
 
 @SETTINGS
-@given(data=registers(), spec=specs(), chunk=st.integers(1, 5))
+@given(data=registers(), spec=specs(), chunk=st.integers(1, 5), threads=st.integers(1, 3))
 def test_required_coverage_drops_and_equals_reference(
-    data: tuple[Register, pl.DataFrame, list[Person]], spec: OutcomeSpec, chunk: int
+    data: tuple[Register, pl.DataFrame, list[Person]], spec: OutcomeSpec, chunk: int, threads: int
 ) -> None:
     register, trial, persons = data
-    out = build_outcomes(register, trial, spec, on_missing="exclude", chunk_size=chunk)
+    out = build_outcomes(
+        register, trial, spec, on_missing="exclude", chunk_size=chunk, threads=threads
+    )
     found = [p for p in persons if p.row is not None]
     covered = [
         p

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dreamkit.errors import CodeMapError, UnknownCodeError
+from dreamkit.errors import CodeMapError, InputError, UnknownCodeError
 from dreamkit.register import CodeMap
 
 USER_MAP = """
@@ -83,11 +83,13 @@ def test_unknown_state_or_set_names_are_errors() -> None:
         cm.mask("nope")
 
 
-def _reference(cm: CodeMap, codes: np.ndarray, employed: np.ndarray | None) -> np.ndarray:
+def _reference(
+    cm: CodeMap, codes: np.ndarray, employed: np.ndarray | None, missing: int = -1
+) -> np.ndarray:
     owner = {c: cm.state_id(s) for s in cm.states for c in cm.codes_of(s)}
     out = np.empty(codes.shape, dtype=np.uint8)
     for idx, code in np.ndenumerate(codes):
-        if code == -1:
+        if code == missing:
             flag = employed is not None and bool(employed[idx])
             out[idx] = cm.employed_id if flag else cm.not_employed_id
         else:
@@ -125,3 +127,49 @@ def test_to_states_out_of_table_codes(codes: np.ndarray) -> None:
     if n_unknown:
         with pytest.raises(UnknownCodeError, match=f"{n_unknown} cell"):
             cm.to_states(codes)
+
+
+@given(
+    codes=hnp.arrays(np.int32, hnp.array_shapes(max_dims=2, max_side=40), elements=codes_values),
+    missing=st.sampled_from([-1, -7, 0, 124, 890, 5000]),
+    threads=st.integers(1, 3),
+    data=st.data(),
+)
+def test_to_states_any_missing_code_and_threads(
+    codes: np.ndarray, missing: int, threads: int, data: st.DataObject
+) -> None:
+    """Any missing code (negative, a mapped code, beyond the table) and any thread count."""
+    cm = CodeMap.from_toml_text(USER_MAP)
+    employed = data.draw(hnp.arrays(np.bool_, codes.shape))
+    states, n_unknown = cm.to_states(
+        codes, employed, missing_code=missing, on_unknown="unknown", threads=threads
+    )
+    expected = _reference(cm, codes, employed, missing)
+    np.testing.assert_array_equal(states, expected)
+    assert n_unknown == int((expected == cm.unknown_id).sum())
+
+
+def test_to_states_blocks_and_threads_give_one_result() -> None:
+    """Arrays spanning several look-up blocks map identically on one and on three threads."""
+    cm = CodeMap.from_toml_text(USER_MAP)
+    rng = np.random.default_rng(3)
+    values = np.array([-1, 0, 111, 124, 211, 890, 891, 70000])
+    codes = rng.choice(values, size=(3000, 900)).astype(np.int32)
+    employed = rng.random(codes.shape) < 0.5
+    one, n_one = cm.to_states(codes, employed, on_unknown="unknown", threads=1)
+    three, n_three = cm.to_states(codes, employed, on_unknown="unknown", threads=3)
+    np.testing.assert_array_equal(one, three)
+    assert n_one == n_three == int((codes == 0).sum() + (codes == 70000).sum())
+    sample = (slice(0, 3000, 97), slice(None))
+    np.testing.assert_array_equal(one[sample], _reference(cm, codes[sample], employed[sample]))
+
+
+def test_to_states_rejects_mismatched_flags_and_far_missing_codes() -> None:
+    cm = CodeMap.from_toml_text(USER_MAP)
+    codes = np.array([[890, -1]])
+    with pytest.raises(InputError, match="one flag per code cell"):
+        cm.to_states(codes, np.array([True]))
+    with pytest.raises(InputError, match="recode weeks without a transfer to -1"):
+        cm.to_states(codes, missing_code=-(10**9))
+    with pytest.raises(InputError, match="threads must be >= 1"):
+        cm.to_states(codes, threads=0)
