@@ -17,8 +17,9 @@ INTRO = """# Performance
 Workloads and rules are those of `shared/spec/benchmarks.md`: every script checks that its
 result equals its baseline's before it reports a time, times are medians of several runs
 where affordable, and the ratio is measured in the same run. All figures below come from the
-development machine (2 cores, 24 GB, x86_64, Python 3.11), **shared with other jobs while
-they ran**, so absolute times are pessimistic; CPU time and ratios are the steadier numbers.
+development machine (2 cores, 24 GB, x86_64, Python 3.11). Some runs shared it with other
+jobs (each section says which run was quiet), so their absolute times are pessimistic; CPU
+time and ratios are the steadier numbers.
 Rerun everything with `make bench` (or `python benchmarks/run_all.py --quick`).
 """
 
