@@ -23,10 +23,15 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+MAX_DEFAULT_THREADS = 8
+"""Cap of the default thread count: each thread holds one working chunk, so the cap bounds the
+working memory on many-core servers (pass ``threads`` explicitly to use more)."""
+
+
 def resolve_threads(threads: int | None) -> int:
-    """``threads`` checked, or all :func:`available_cores` when None."""
+    """``threads`` checked, or :func:`available_cores` up to :data:`MAX_DEFAULT_THREADS`."""
     if threads is None:
-        return available_cores()
+        return min(available_cores(), MAX_DEFAULT_THREADS)
     if threads < 1:
         raise InputError(f"threads must be >= 1 (or None for all cores), got {threads}.")
     return threads

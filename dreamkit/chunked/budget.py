@@ -6,9 +6,10 @@ an outcome table of :math:`q` bytes per person. Its peak resident memory is mode
 
 .. math::
 
-    M(n) = M_0 + b\,T\,c_\text{batch} + n\,(T\,c_\text{state} + q),
+    M(n) = M_0 + h\,w + b\,T\,c_\text{batch} + n\,(T\,c_\text{state} + q),
 
-with :math:`M_0` the interpreter, the libraries and the Parquet engine's buffers,
+with :math:`M_0` the interpreter, the libraries and the Parquet engine's buffers, :math:`h`
+threads building outcomes with :math:`w` bytes of working memory each (one chunk of persons),
 :math:`c_\text{batch}` the bytes per cell of one decoded batch (Parquet column buffers, ``Int32``
 codes, their numpy copy and the batch's states) and :math:`c_\text{state}` the bytes per cell
 kept for the whole chunk (the state array plus slack). The constants below were measured with
@@ -17,12 +18,13 @@ chunk size is the largest :math:`n` with :math:`M(n) \le` budget:
 
 .. math::
 
-    n = \left\lfloor \frac{B - M_0 - b\,T\,c_\text{batch}}{T\,c_\text{state} + q}
+    n = \left\lfloor \frac{B - M_0 - h\,w - b\,T\,c_\text{batch}}{T\,c_\text{state} + q}
         \right\rfloor,
 
-where the batch is first set to a quarter of the budget above :math:`M_0` (at most 65,536 and at
-least 1,024 rows). The model is checked, not trusted: the population benchmark reports the
-measured peak next to the budget.
+where, unless given, :math:`h` is the default thread count capped so that :math:`h\,w` takes at
+most an eighth of the budget above :math:`M_0` (at least one thread), and the batch is then set
+to a quarter of what is left (at most 65,536 and at least 1,024 rows). The model is checked,
+not trusted: the population benchmark reports the measured peak next to the budget.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import re
 from dataclasses import dataclass
 
 from dreamkit.errors import InputError
+from dreamkit.parallel import resolve_threads
 
 MIB = 1 << 20
 BASE_BYTES = 640 * MIB
@@ -39,6 +42,9 @@ STATE_BYTES_PER_CELL = 2.0
 """c_state: the uint8 state array (1 byte) plus identifiers, trial rows and slack."""
 BATCH_BYTES_PER_CELL = 16.0
 """c_batch: bytes per cell of one decoded batch (measured ~13)."""
+THREAD_WORK_BYTES = 64 * MIB
+"""w: working memory of one outcome-building thread (one chunk of up to 65,536 persons; about
+35 MB measured with W = 81 and 104 pre-allocation weeks)."""
 LONG_BYTES_PER_ROW = 96.0
 """Bytes per row of a long (person, week, code) table held by ``read_long``."""
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 1_024, 65_536
@@ -81,26 +87,43 @@ class ChunkPlan:
     weeks: int
     persons: int
     batch_rows: int
+    threads: int
 
     def peak(self, persons: int | None = None) -> int:
         """Modelled peak bytes of a chunk of ``persons`` (default: a full chunk)."""
         n = self.persons if persons is None else persons
         batch = self.batch_rows * self.weeks * BATCH_BYTES_PER_CELL
-        return int(BASE_BYTES + batch + n * self.weeks * STATE_BYTES_PER_CELL)
+        work = self.threads * THREAD_WORK_BYTES
+        return int(BASE_BYTES + work + batch + n * self.weeks * STATE_BYTES_PER_CELL)
 
 
-def plan_chunks(budget: int | str, weeks: int, *, bytes_per_person: int = 0) -> ChunkPlan:
-    """Chunk size for ``weeks`` weeks under ``budget`` (module docstring for the rule).
+def plan_chunks(
+    budget: int | str, weeks: int, *, bytes_per_person: int = 0, threads: int | None = None
+) -> ChunkPlan:
+    """Chunk size and threads for ``weeks`` weeks under ``budget`` (module docstring for the rule).
 
     Args:
         budget: bytes, or text such as ``"4GB"``.
         weeks: register weeks per person (T).
         bytes_per_person: q, the output bytes per person (e.g. 8 per float outcome column).
+        threads: h, threads that build outcomes; None = the default, capped by the budget.
     """
     if weeks < 1:
         raise InputError(f"weeks must be >= 1, got {weeks}.")
     total = parse_budget(budget)
     room = total - BASE_BYTES
+    if threads is None:
+        fits = int(room // (8 * THREAD_WORK_BYTES))
+        threads = max(1, min(resolve_threads(None), fits))
+    else:
+        threads = resolve_threads(threads)
+    room -= threads * THREAD_WORK_BYTES
+    if room <= 0:
+        raise InputError(
+            f"budget {total / MIB:.0f} MB cannot hold {threads} threads' working memory "
+            f"({THREAD_WORK_BYTES / MIB:.0f} MB each) above the ~{BASE_BYTES / MIB:.0f} MB "
+            "that the libraries need; raise the budget or pass fewer threads."
+        )
     batch = int(room / 4 / (weeks * BATCH_BYTES_PER_CELL))
     batch = max(MIN_BATCH_ROWS, min(MAX_BATCH_ROWS, batch))
     left = room - batch * weeks * BATCH_BYTES_PER_CELL
@@ -110,4 +133,4 @@ def plan_chunks(budget: int | str, weeks: int, *, bytes_per_person: int = 0) -> 
             f"budget {total / MIB:.0f} MB cannot hold one person of {weeks} weeks with reader "
             f"batches of {batch} rows; raise the budget."
         )
-    return ChunkPlan(budget=total, weeks=weeks, persons=persons, batch_rows=batch)
+    return ChunkPlan(budget=total, weeks=weeks, persons=persons, batch_rows=batch, threads=threads)

@@ -87,6 +87,7 @@ def chunked_outcomes(
     flow: SampleFlow | None = None,
     budget: int | str = DEFAULT_BUDGET,
     chunk_persons: int | None = None,
+    threads: int | None = None,
     job: tuple[int, int] | None = None,
     progress: bool = True,
     **read_options: Any,
@@ -101,6 +102,8 @@ def chunked_outcomes(
             arguments to resume after a crash.
         budget: memory budget (bytes or text such as ``"4GB"``); sets persons per chunk.
         chunk_persons: persons per chunk of a wide partition, if smaller than the budget's.
+        threads: threads that build a chunk's outcomes; None = the default, capped so that
+            their working memory fits the budget (:func:`~dreamkit.chunked.plan_chunks`).
         job: ``(k, K)``: compute only every K-th chunk from k (independent cluster jobs on a
             shared directory; the run is complete when all K jobs have finished).
         progress: show a progress bar.
@@ -115,7 +118,7 @@ def chunked_outcomes(
             f"the trial table needs column {C.PERSON!r}; its columns are {trial.columns}."
         )
     per_person = 24 * len(spec.columns()) + 16 * trial.width
-    plan = plan_chunks(budget, data.n_weeks, bytes_per_person=per_person)
+    plan = plan_chunks(budget, data.n_weeks, bytes_per_person=per_person, threads=threads)
     if chunk_persons is not None:
         if chunk_persons < 1:
             raise InputError(f"chunk_persons must be >= 1, got {chunk_persons}.")
@@ -152,7 +155,12 @@ def chunked_outcomes(
             **read_options,
         )
         result = build_outcomes(
-            register, part.drop(_CHUNK), spec, on_missing=on_missing, coverage=coverage
+            register,
+            part.drop(_CHUNK),
+            spec,
+            on_missing=on_missing,
+            coverage=coverage,
+            threads=plan.threads,
         )
         steps = [[s.step, s.reason, s.removed] for s in result.flow.steps]
         info = {"steps": steps, "unknown_codes": register.n_unknown_codes}

@@ -3,8 +3,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamkit.chunked import parse_budget, plan_chunks
-from dreamkit.chunked.budget import BASE_BYTES, MAX_BATCH_ROWS, MIN_BATCH_ROWS
+from dreamkit.chunked.budget import (
+    BASE_BYTES,
+    MAX_BATCH_ROWS,
+    MIN_BATCH_ROWS,
+    THREAD_WORK_BYTES,
+)
 from dreamkit.errors import InputError
+from dreamkit.parallel import MAX_DEFAULT_THREADS, available_cores
 
 
 @pytest.mark.parametrize(
@@ -47,3 +53,22 @@ def test_plan_grows_with_budget_and_shrinks_with_weeks():
 def test_plan_rejects_budget_that_holds_nobody():
     with pytest.raises(InputError, match="raise the budget"):
         plan_chunks(BASE_BYTES + 1024, 1_700, bytes_per_person=10**9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(budget=st.integers(1 << 30, 64 << 30), weeks=st.integers(1, 3_000))
+def test_default_threads_fit_an_eighth_of_the_budget(budget, weeks):
+    plan = plan_chunks(budget, weeks)
+    assert 1 <= plan.threads <= min(available_cores(), MAX_DEFAULT_THREADS)
+    assert plan.threads == 1 or plan.threads * THREAD_WORK_BYTES <= (budget - BASE_BYTES) / 8
+
+
+def test_explicit_threads_take_their_memory_from_the_chunk():
+    one, four = plan_chunks("4GB", 1_700, threads=1), plan_chunks("4GB", 1_700, threads=4)
+    assert (one.threads, four.threads) == (1, 4)
+    assert four.persons < one.persons
+    assert four.peak() <= 4 << 30 and one.peak() <= 4 << 30
+    with pytest.raises(InputError, match="fewer threads"):
+        plan_chunks("1GB", 1_700, threads=64)
+    with pytest.raises(InputError, match="threads must be >= 1"):
+        plan_chunks("4GB", 1_700, threads=0)
