@@ -2,7 +2,8 @@
 
 * :func:`validate` -- R replications of "simulate a trial with known effects, then estimate"
   for a :class:`Scenario` (:data:`REFERENCE`, :data:`NULL`, :data:`FEW_CLUSTERS`,
-  :data:`FEW_CLUSTERS_NULL` or your own), on several processes, reproducible from one seed;
+  :data:`FEW_CLUSTERS_NULL`, :data:`UNEQUAL_CLUSTERS_NULL`, :data:`DOMINANT_CLUSTER_NULL` or
+  your own), on several processes, reproducible from one seed;
 * :func:`summarise` -- bias, RMSE, mean SE vs Monte Carlo SD, coverage with its Monte Carlo
   error, rejection rates; :func:`binomial_band` -- the exact acceptance band of a coverage
   or rejection rate; :func:`markdown_table` -- the table of ``docs/validation.md``;
@@ -16,22 +17,26 @@ from dreamkit.validate.montecarlo import Draw, binomial_band, replication_seeds,
 from dreamkit.validate.replicate import replicate
 from dreamkit.validate.report import markdown_table
 from dreamkit.validate.scenarios import (
+    DOMINANT_CLUSTER_NULL,
     FEW_CLUSTERS,
     FEW_CLUSTERS_NULL,
     NULL,
     REFERENCE,
     SCENARIOS,
+    UNEQUAL_CLUSTERS_NULL,
     Scenario,
 )
 from dreamkit.validate.study import Validation, validate
 from dreamkit.validate.truth import SampleTruth
 
 __all__ = [
+    "DOMINANT_CLUSTER_NULL",
     "FEW_CLUSTERS",
     "FEW_CLUSTERS_NULL",
     "NULL",
     "REFERENCE",
     "SCENARIOS",
+    "UNEQUAL_CLUSTERS_NULL",
     "Draw",
     "SampleTruth",
     "Scenario",

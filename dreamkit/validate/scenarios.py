@@ -11,6 +11,11 @@ every replication (:func:`dreamkit.validate.replicate.replicate`). The standard 
 * :data:`FEW_CLUSTERS` / :data:`FEW_CLUSTERS_NULL` -- 12 teams of about 14 persons: CRV1,
   CRV3 (cluster jackknife), the restricted wild cluster bootstrap (WCR, Webb weights, CIs by
   test inversion) and randomisation inference (studentised, within teams).
+* :data:`UNEQUAL_CLUSTERS_NULL` -- 12 teams of very unequal size (3 of 50 persons, 9 of 5),
+  and :data:`DOMINANT_CLUSTER_NULL` -- one team of 200 and 11 of 5, both under the sharp
+  null: the settings in which CRV1 with t(G-1) intervals is known to over-reject, because a
+  few large clusters dominate the variance estimate (MacKinnon, Nielsen & Webb 2023); the
+  same few-cluster tools.
 """
 
 from __future__ import annotations
@@ -126,10 +131,22 @@ FEW_CLUSTERS = Scenario(
 FEW_CLUSTERS_NULL = replace(
     FEW_CLUSTERS, name="few clusters, null (12 teams)", effects=TrueEffects.null()
 )
+UNEQUAL_CLUSTERS_NULL = replace(
+    FEW_CLUSTERS_NULL,
+    name="unequal clusters, null (12 teams: 3 of 50, 9 of 5)",
+    design=ReferenceDesign(team_sizes=((20, 30),) * 3 + ((2, 3),) * 9, n_two_team_municipalities=3),
+)
+DOMINANT_CLUSTER_NULL = replace(
+    FEW_CLUSTERS_NULL,
+    name="one dominant cluster, null (12 teams: 1 of 200, 11 of 5)",
+    design=ReferenceDesign(team_sizes=((80, 120),) + ((2, 3),) * 11, n_two_team_municipalities=3),
+)
 
 SCENARIOS: dict[str, Scenario] = {
     "reference": REFERENCE,
     "null": NULL,
     "few_clusters": FEW_CLUSTERS,
     "few_clusters_null": FEW_CLUSTERS_NULL,
+    "unequal_clusters_null": UNEQUAL_CLUSTERS_NULL,
+    "dominant_cluster_null": DOMINANT_CLUSTER_NULL,
 }
