@@ -69,3 +69,11 @@ class ConfigError(DreamkitError, ValueError):
 
 class MonthLabelError(WeekLabelError):
     """A month label (employment columns or tables) is not a valid ``YYYY_MM`` month."""
+
+
+class DreamkitWarning(UserWarning):
+    """Base class of dreamkit's warnings: the result is computed, but read it with care."""
+
+
+class InferenceWarning(DreamkitWarning):
+    """A standard error or interval is known to be unreliable for this design."""

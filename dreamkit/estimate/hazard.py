@@ -32,6 +32,7 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import InputError
+from dreamkit.estimate import survival_prediction
 from dreamkit.estimate.duration_dependence import DurationGrid, DurationSpec, intervals, resolve
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
 from dreamkit.estimate.person_period import duration_arrays, require_columns
@@ -60,6 +61,14 @@ def _codes(s: pl.Series) -> NDArray[np.int64]:
 
 def _labels(s: pl.Series) -> tuple[str, ...]:
     return tuple(str(v) for v in s.unique().sort().to_list())
+
+
+def _min_clusters_per_stratum(data: _Data) -> int | None:
+    """Fewest distinct clusters in any stratum (None without strata or clusters)."""
+    if data.stratum is None or data.cluster is None:
+        return None
+    pairs = np.unique(data.stratum * data.n_clusters + data.cluster)
+    return int(np.bincount(pairs // data.n_clusters).min())
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,7 @@ class DiscreteTimeHazard:
             data.stratum[first] if data.stratum is not None else None,
             n_by_pattern,
             d.size,
+            min_clusters_per_stratum=_min_clusters_per_stratum(data),
         )
 
     def fit_person_periods(
@@ -307,6 +317,7 @@ class DiscreteTimeHazard:
             data.stratum[starts] if data.stratum is not None else None,
             np.ones(starts.size),
             int(starts.size),
+            min_clusters_per_stratum=_min_clusters_per_stratum(data),
         )
 
 
@@ -325,6 +336,7 @@ class HazardResult:
     pattern_stratum: NDArray[np.int64] | None
     pattern_weight: NDArray[np.float64]
     n_persons: int
+    min_clusters_per_stratum: int | None = None
 
     @property
     def n_person_periods(self) -> int:
@@ -431,38 +443,18 @@ class HazardResult:
             return 1.0 / (1.0 + np.exp(-eta))
         return -np.expm1(-np.exp(eta))
 
-    def predict_survival(self, periods: int | None = None) -> pl.DataFrame:
-        """Predicted survival by arm, standardised over the fitted sample.
+    def predict_survival(self, periods: int | None = None, level: float = 0.95) -> pl.DataFrame:
+        """Predicted survival by arm, standardised over the fitted sample, with intervals.
 
         ``S_a(t) = (1/N) sum_i prod_{s <= t} (1 - lambda(s | x_i, T_i = a))`` for a = 0, 1: every
         person's own stratum and covariates with the treatment set to a (interactions with
-        the treatment follow). Also the average hazard ``h_a(t)``. Weeks 1..``periods``
-        (default: the longest duration in the data).
+        the treatment follow). Also the average hazard ``h_a(t)``, and the delta-method SE
+        and ``level`` interval of ``S_a(t)`` from the fit's covariance
+        (:mod:`~dreamkit.estimate.survival_prediction`). Weeks 1..``periods`` (default: the
+        longest duration in the data).
         """
-        if not self.model.treatment:
-            raise InputError("predict_survival by arm needs a model with a treatment column.")
-        last = int(periods or self.grid.lut.size - 1)
-        if last < 1 or last > self.grid.lut.size - 1:
-            raise InputError(
-                f"periods={last} is outside the observed weeks 1..{self.grid.lut.size - 1}."
-            )
-        t = np.arange(1, last + 1)
-        out = []
-        col = self.model.raw_columns.index(self.model.treatment)
-        wts = self.pattern_weight / self.pattern_weight.sum()
-        for arm in (0, 1):
-            raw = self.pattern_raw.copy()
-            raw[:, col] = arm
-            h = self.hazard_matrix(raw, self.pattern_stratum, t)
-            surv = np.cumprod(1.0 - h, axis=1)
-            out.append(
-                pl.DataFrame(
-                    {
-                        "period": t,
-                        "arm": np.full(last, arm),
-                        "hazard": wts @ h,
-                        "survival": wts @ surv,
-                    }
-                )
-            )
-        return pl.concat(out)
+        return survival_prediction.predict_survival(self, periods, level)
+
+    def survival_difference(self, periods: int | None = None, level: float = 0.95) -> pl.DataFrame:
+        """``S_1(t) - S_0(t)`` with delta-method SE, interval and p-value, weeks 1..periods."""
+        return survival_prediction.survival_difference(self, periods, level)

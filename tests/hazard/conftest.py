@@ -9,6 +9,11 @@ import polars as pl
 import pytest
 
 
+def true_alpha(weeks: int, base: float = -2.5) -> np.ndarray:
+    """The DGP's baseline alpha_t, t = 1..weeks."""
+    return base + 0.4 * np.sin(np.arange(1, weeks + 1) / 5.0)
+
+
 def simulate_durations(
     n: int,
     link: str = "logit",
@@ -18,18 +23,20 @@ def simulate_durations(
     n_teams: int = 40,
     weeks: int = 30,
     base: float = -2.5,
+    teams_per_stratum: int = 2,
 ) -> pl.DataFrame:
-    """Persons in teams nested in strata (2 teams per stratum), a 60/40 lottery within team,
+    """Persons in teams nested in strata (``teams_per_stratum``), a 60/40 lottery within team,
     hazard F^{-1}(alpha_t + gamma_k + tau T + beta_x x + 0.1 lw) in weeks 1..weeks, censored
-    at ``weeks``; plus 10% random earlier censoring."""
+    at ``weeks``; plus 10% random earlier censoring. Column ``true_index`` holds each
+    person's gamma_k + beta_x x + 0.1 lw (the truth of standardised predictions)."""
     rng = np.random.default_rng(seed)
     team = rng.integers(0, n_teams, n)
-    stratum = team // 2
+    stratum = team // teams_per_stratum
     treated = (rng.random(n) < 0.6).astype(np.int64)
     x = rng.normal(size=n)
     lw = (rng.random(n) < 0.5).astype(np.int64)
-    alpha = base + 0.4 * np.sin(np.arange(1, weeks + 1) / 5.0)
-    gamma = rng.normal(scale=0.3, size=n_teams // 2 + 1)
+    alpha = true_alpha(weeks, base)
+    gamma = rng.normal(scale=0.3, size=n_teams // teams_per_stratum + 1)
     cens = np.where(rng.random(n) < 0.1, rng.integers(1, weeks + 1, n), weeks)
     duration = cens.copy()
     event = np.zeros(n, dtype=np.int64)
@@ -50,6 +57,7 @@ def simulate_durations(
             "treated": treated,
             "x": x,
             "lw": lw,
+            "true_index": gamma[stratum] + beta_x * x + 0.1 * lw,
         }
     )
 

@@ -26,6 +26,7 @@ def test_recovers_true_treatment_effect(simulate, link):
     assert row["n_clusters"] == 80
 
 
+@pytest.mark.filterwarnings("ignore::dreamkit.errors.InferenceWarning")
 def test_predicted_survival_is_the_product_of_fitted_hazards(simulate):
     df = simulate(1500, link="logit", seed=2)
     res = DiscreteTimeHazard(covariates=("x",), interactions=(("treated", "lw"),)).fit(df)
