@@ -48,12 +48,14 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import InferenceWarning, InputError
+from dreamkit.parallel import row_blocks
 
 if TYPE_CHECKING:
     from dreamkit.estimate.hazard import HazardResult
 
 
 MIN_CLUSTERS_PER_STRATUM = 5
+BLOCK = 1 << 15  # persons (patterns) per block of the sums
 
 
 def _periods(result: HazardResult, periods: int | None) -> NDArray[np.int64]:
@@ -84,37 +86,54 @@ def _z(level: float) -> float:
 
 
 def arm_survival(
-    result: HazardResult, arm: int, weeks: NDArray[np.int64]
+    result: HazardResult, arm: int, weeks: NDArray[np.int64], block: int = BLOCK
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Average hazard, standardised survival and its gradient (weeks x parameters) for ``arm``."""
+    """Average hazard, standardised survival and its gradient (weeks x parameters) for ``arm``.
+
+    Every sum runs over persons (patterns), so it is accumulated over blocks of ``block``
+    patterns: the working memory is a few (block x weeks) arrays however large the sample.
+    """
     model, glm, grid = result.model, result.glm, result.grid
     if not model.treatment:
         raise InputError("predicted survival by arm needs a model with a treatment column.")
-    raw = result.pattern_raw.copy()
-    raw[:, model.raw_columns.index(model.treatment)] = arm
-    hazard = result.hazard_matrix(raw, result.pattern_stratum, weeks)
-    survival = np.cumprod(1.0 - hazard, axis=1)
-    dlog = -hazard if glm.link == "logit" else np.log1p(-hazard)
+    treatment = model.raw_columns.index(model.treatment)
     w = result.pattern_weight / result.pattern_weight.sum()
-    weighted = w[:, None] * survival  # (n, T)
+    n_weeks, n_strata = weeks.size, len(result.stratum_labels)
+    by_stratum = result.pattern_stratum is not None and n_strata > 1
+    mean_hazard, mean_survival = np.zeros(n_weeks), np.zeros(n_weeks)
+    inner = np.zeros((n_weeks, n_weeks))  # (t, s): sum_i w_i S_it dlog_is
+    per_stratum = np.zeros((n_strata, n_weeks))
+    dense_grad = np.zeros((n_weeks, len(model.dense_names)))
+    for part in row_blocks(w.size, block):
+        raw = result.pattern_raw[part].copy()
+        raw[:, treatment] = arm
+        stratum = None if result.pattern_stratum is None else result.pattern_stratum[part]
+        hazard = result.hazard_matrix(raw, stratum, weeks)
+        survival = np.cumprod(1.0 - hazard, axis=1)
+        dlog = -hazard if glm.link == "logit" else np.log1p(-hazard)
+        mean_hazard += w[part] @ hazard
+        mean_survival += w[part] @ survival
+        weighted = w[part, None] * survival
+        inner += weighted.T @ dlog
+        # terms constant over the spell: sum_i w_i S_it (sum_s<=t dlog_is) z_i
+        through = weighted * np.cumsum(dlog, axis=1)
+        if by_stratum and stratum is not None:
+            np.add.at(per_stratum, stratum, through)
+        if model.dense_names:
+            dense_grad += through.T @ model.dense(raw)
     pos = {name: j for j, name in enumerate(glm.names)}
-    grad = np.zeros((weeks.size, len(glm.names)))
-    # duration terms: sum_s<=t (sum_i weighted_it dlog_is) B[s, :]
-    inner = np.tril(weighted.T @ dlog)  # (t, s), s <= t
+    grad = np.zeros((n_weeks, len(glm.names)))
+    # duration terms: sum_s<=t inner[t, s] B[s, :]
     if grid.is_step:
-        grad[:, : grid.n_groups] = inner @ np.eye(grid.n_groups)[grid.lut[weeks]]
+        grad[:, : grid.n_groups] = np.tril(inner) @ np.eye(grid.n_groups)[grid.lut[weeks]]
     else:
-        grad[:, [pos[n] for n in grid.basis_names]] = inner @ grid.basis(weeks)
-    # terms constant over the spell: sum_i weighted_it (sum_s<=t dlog_is) z_i
-    through = weighted * np.cumsum(dlog, axis=1)
-    if result.pattern_stratum is not None and len(result.stratum_labels) > 1:
-        per_stratum = np.zeros((len(result.stratum_labels), weeks.size))
-        np.add.at(per_stratum, result.pattern_stratum, through)
+        grad[:, [pos[n] for n in grid.basis_names]] = np.tril(inner) @ grid.basis(weeks)
+    if by_stratum:
         cols = [pos[f"{model.stratum}[{lab}]"] for lab in result.stratum_labels[1:]]
         grad[:, cols] = per_stratum[1:].T
     if model.dense_names:
-        grad[:, [pos[n] for n in model.dense_names]] = through.T @ model.dense(raw)
-    return w @ hazard, w @ survival, grad
+        grad[:, [pos[n] for n in model.dense_names]] = dense_grad
+    return mean_hazard, mean_survival, grad
 
 
 def _se(grad: NDArray[np.float64], cov: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -48,6 +48,11 @@ def test_gradient_equals_central_differences(link, spec) -> None:
     for arm in (0, 1):
         grad = arm_survival(res, arm, weeks)[2]
         np.testing.assert_allclose(grad, _numerical_gradient(res, arm, weeks), atol=1e-8)
+        # blocks of persons give the same sums
+        for part, whole in zip(
+            arm_survival(res, arm, weeks, block=7), arm_survival(res, arm, weeks), strict=True
+        ):
+            np.testing.assert_allclose(part, whole, rtol=1e-12, atol=1e-15)
     # the SE is the delta method with the fit's covariance
     pred = res.predict_survival(periods=16).filter(pl.col("arm") == 1)
     grad = arm_survival(res, 1, weeks)[2]
