@@ -48,6 +48,7 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import InferenceWarning, InputError
+from dreamkit.inference._checks import check_level
 from dreamkit.parallel import row_blocks
 
 if TYPE_CHECKING:
@@ -58,9 +59,8 @@ MIN_CLUSTERS_PER_STRATUM = 5
 BLOCK = 1 << 15  # persons (patterns) per block of the sums
 
 
-def _periods(result: HazardResult, periods: int | None) -> NDArray[np.int64]:
-    """Weeks 1..periods (default: the longest duration in the data), checked; warns when
-    CRV1 intervals of the curves are known to be too narrow (module docstring)."""
+def _warn_if_few_teams(result: HazardResult) -> None:
+    """Warn when CRV1 intervals of the curves are known to be too narrow (module docstring)."""
     fewest = result.min_clusters_per_stratum
     if result.glm.cov_type == "CRV1" and fewest is not None and fewest < MIN_CLUSTERS_PER_STRATUM:
         warnings.warn(
@@ -71,6 +71,10 @@ def _periods(result: HazardResult, periods: int | None) -> NDArray[np.int64]:
             InferenceWarning,
             stacklevel=4,
         )
+
+
+def _periods(result: HazardResult, periods: int | None) -> NDArray[np.int64]:
+    """Weeks 1..periods (default: the longest duration in the data), checked."""
     last = int(periods or result.grid.lut.size - 1)
     if last < 1 or last > result.grid.lut.size - 1:
         raise InputError(
@@ -80,9 +84,7 @@ def _periods(result: HazardResult, periods: int | None) -> NDArray[np.int64]:
 
 
 def _z(level: float) -> float:
-    if not 0 < level < 1:
-        raise InputError(f"level must lie in (0, 1), got {level}.")
-    return float(scipy.stats.norm.ppf(0.5 + level / 2))
+    return float(scipy.stats.norm.ppf(0.5 + check_level(level) / 2))
 
 
 def arm_survival(
@@ -149,6 +151,7 @@ def predict_survival(
     ``survival_low``, ``survival_high``.
     """
     z, weeks = _z(level), _periods(result, periods)
+    _warn_if_few_teams(result)
     frames = []
     for arm in (0, 1):
         hazard, survival, grad = arm_survival(result, arm, weeks)
@@ -180,6 +183,7 @@ def survival_difference(
     two-sided p-value. Columns: ``period``, ``difference``, ``std_error``, ``ci_low``,
     ``ci_high``, ``p_value``."""
     z, weeks = _z(level), _periods(result, periods)
+    _warn_if_few_teams(result)
     _, s0, g0 = arm_survival(result, 0, weeks)
     _, s1, g1 = arm_survival(result, 1, weeks)
     diff, se = s1 - s0, _se(g1 - g0, result.glm.cov)

@@ -259,11 +259,13 @@ class CodeMap:
         flat_flags = None if flags is None else flags.reshape(-1)
         states = np.empty(codes.shape, dtype=np.uint8)
         flat_states = states.reshape(-1)
+        flat_table = table.reshape(-1)
+        clip_in_work = np.can_cast(codes.dtype, work)
         unmapped = np.zeros(-(-flat_codes.size // _BLOCK) or 1, dtype=np.int64)
 
         def look_up(block: slice) -> None:
             part = flat_codes[block]
-            if np.can_cast(part.dtype, work):
+            if clip_in_work:
                 index = np.clip(part, lo, hi, dtype=work)
             else:
                 index = np.minimum(part, hi).astype(work)
@@ -271,7 +273,7 @@ class CodeMap:
             index <<= 1
             if flat_flags is not None:
                 np.add(index, flat_flags[block], out=index, casting="unsafe")
-            flat_states[block] = table.reshape(-1)[index]
+            flat_states[block] = flat_table[index]
             unmapped[block.start // _BLOCK] = np.count_nonzero(flat_states[block] == _UNMAPPED)
 
         for_each_block(look_up, flat_codes.size, _BLOCK, threads)
