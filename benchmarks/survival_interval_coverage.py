@@ -20,8 +20,8 @@ import numpy.typing as npt
 import polars as pl
 
 from dreamkit.errors import InferenceWarning
-from dreamkit.estimate.duration_dependence import intervals
-from dreamkit.estimate.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.duration_dependence import intervals
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 
 WEEKS, TAU, N_TEAMS = 24, -0.3, 30
 CHECK = np.array([4, 12, 24]) - 1

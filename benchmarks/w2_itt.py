@@ -4,7 +4,7 @@
 clustered by team, at N = 568 (43 clusters, 26 strata) and N = 1,000,000 (5,000 clusters,
 100 strata). Implementations, all on the same polars table:
 
-* dreamkit: :func:`dreamkit.estimate.itt.effect_path` (one shared FWL design for all weeks);
+* dreamkit: :func:`dreamkit.estimate.linear.itt.effect_path` (one shared FWL design for all weeks);
 * statsmodels: a loop of OLS fits with stratum dummies and ``cov_type="cluster"``;
 * pyfixest: a loop of ``feols("y ~ T + x | stratum", vcov={"CRV1": "team"},
   ssc=ssc(k_fixef="full"))`` fits.
@@ -36,7 +36,7 @@ import polars as pl
 import pyfixest as pf
 import statsmodels.api as sm
 
-from dreamkit.estimate.itt import effect_path
+from dreamkit.estimate.linear.itt import effect_path
 
 W = 81
 COVS = ["x1", "x2", "x3", "x4"]

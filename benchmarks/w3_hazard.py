@@ -64,7 +64,7 @@ def simulate(n: int, seed: int = 0) -> pl.DataFrame:
 
 
 def _model(covariates: tuple[str, ...]):
-    from dreamkit.estimate.hazard import DiscreteTimeHazard
+    from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 
     return DiscreteTimeHazard(link="logit", covariates=covariates)
 
@@ -83,12 +83,12 @@ def _dense(pp: pl.DataFrame, covariates: tuple[str, ...]) -> np.ndarray:
 
 def job(kind: str, path: str, covariates: tuple[str, ...], out: mp.Queue) -> None:
     """One measurement in a fresh process: returns (seconds, peak GB, params, ses)."""
-    from dreamkit.estimate.person_period import expand_person_periods
+    from dreamkit.estimate.duration.person_period import expand_person_periods
 
     # import what this job needs before the clock starts (later imports are cache hits)
     importlib.import_module(
         {"statsmodels": "statsmodels.api", "pyfixest": "pyfixest"}.get(
-            kind, "dreamkit.estimate.hazard"
+            kind, "dreamkit.estimate.duration.hazard"
         )
     )
     df = pl.read_parquet(path)

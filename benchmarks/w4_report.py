@@ -8,7 +8,7 @@ grid, peers, robustness models (5)-(7), subgroups, all figures (PNG + SVG) and t
 
 Each repeat runs the command in a fresh subprocess (imports included, as a user runs it) and
 measures its wall time and peak resident memory. Before a time is reported the script checks
-the report: the week-81 effects in its tables equal :func:`dreamkit.estimate.itt.effect_path`
+the report: the week-81 effects in its tables equal :func:`dreamkit.estimate.linear.itt.effect_path`
 on the same analysis data. There is no baseline (the goal is absolute: <= 60 s on 2 cores).
 
     python benchmarks/w4_report.py [--repeats 3]
@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from dreamkit.config import load_config
-from dreamkit.estimate.itt import effect_path
+from dreamkit.estimate.linear.itt import effect_path
 from dreamkit.pipeline import load_inputs
 
 GOAL_SECONDS = 60.0

@@ -3,7 +3,7 @@ in the study's five samples (all, short/long wait, low/high self-efficacy), team
 
 import polars as pl
 
-from dreamkit.estimate.balance import balance, study_samples
+from dreamkit.estimate.linear.balance import balance, study_samples
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

@@ -3,7 +3,7 @@ w = 1..81, team-clustered, with pointwise and simultaneous (sup-t) 95% bands."""
 
 import polars as pl
 
-from dreamkit.estimate.itt import effect_path
+from dreamkit.estimate.linear.itt import effect_path
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

@@ -2,7 +2,7 @@
 alpha_t by 4-week intervals, municipality fixed effects, standard errors clustered by team;
 for the exit to ordinary employment and the exit from sickness benefit etc."""
 
-from dreamkit.estimate.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

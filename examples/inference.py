@@ -4,7 +4,7 @@ the 81 weeks."""
 
 import numpy as np
 
-from dreamkit.estimate.itt import effect_path
+from dreamkit.estimate.linear.itt import effect_path
 from dreamkit.inference import romano_wolf
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial

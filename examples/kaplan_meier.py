@@ -1,7 +1,7 @@
 """Kaplan-Meier curves by arm for the duration to the first 4-week employment spell and the
 duration on sickness benefit etc., with log-rank tests and numbers at risk."""
 
-from dreamkit.estimate.survival import kaplan_meier
+from dreamkit.estimate.duration.survival import kaplan_meier
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

@@ -2,7 +2,7 @@
 (leave-one-out share of low-SE team-mates above the median over teams); four-cell and
 restricted (two high-SE cells equal) versions, team-clustered."""
 
-from dreamkit.estimate.peers import peer_effects
+from dreamkit.estimate.linear.peers import peer_effects
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

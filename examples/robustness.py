@@ -4,8 +4,8 @@ spill-overs within teams)."""
 
 import polars as pl
 
-from dreamkit.estimate.itt import effect_path
-from dreamkit.estimate.robustness import group_level, no_covariates, stratum_interacted
+from dreamkit.estimate.linear.itt import effect_path
+from dreamkit.estimate.linear.robustness import group_level, no_covariates, stratum_interacted
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

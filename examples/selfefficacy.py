@@ -4,7 +4,7 @@ group shares and the contrast tau_low - tau_high."""
 
 import polars as pl
 
-from dreamkit.estimate.heterogeneity import selfefficacy_grid
+from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 

@@ -13,9 +13,9 @@ Persons of the trial table absent from the register are counted before any chunk
 (``on_missing="error"`` fails fast) and, with ``on_missing="exclude"``, handed to the first
 chunk that analyses anyone, so that ``build_outcomes`` itself records the step.
 
-:func:`chunked_person_periods` applies :func:`dreamkit.estimate.person_period.expand_person_periods`
-to each finished outcome chunk in the same way.
-"""
+:func:`chunked_person_periods` applies
+:func:`dreamkit.estimate.duration.person_period.expand_person_periods` to each finished outcome
+chunk in the same way."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from dreamkit.chunked.dataset import PartitionedRegister
 from dreamkit.chunked.runner import ChunkOutput, ChunkRun, run_chunks
 from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, InputError, MissingPersonsError
-from dreamkit.estimate.person_period import expand_person_periods
+from dreamkit.estimate.duration.person_period import expand_person_periods
 from dreamkit.outcomes import Outcomes, OutcomeSpec, SampleFlow, build_outcomes
 from dreamkit.outcomes.align import Coverage, OnMissing
 from dreamkit.outcomes.spec import DUR_EMP, EVENT_EMP
@@ -185,7 +185,8 @@ def chunked_person_periods(
     job: tuple[int, int] | None = None,
     progress: bool = True,
 ) -> ChunkRun:
-    """:func:`~dreamkit.estimate.person_period.expand_person_periods` on every outcome chunk.
+    """:func:`~dreamkit.estimate.duration.person_period.expand_person_periods` on every outcome
+    chunk.
 
     Arguments as for ``expand_person_periods``; ``out_dir``, ``job`` and ``progress`` as for
     :func:`chunked_outcomes`. The rows are those of the in-memory expansion of the whole

@@ -5,28 +5,28 @@ call returning a result with a tidy polars table. Equations: ``docs/estimators.m
 ``docs/hazard.md``.
 """
 
-from dreamkit.estimate.balance import balance, study_samples
-from dreamkit.estimate.duration_dependence import (
+from dreamkit.estimate.duration.duration_dependence import (
     intervals,
     log_polynomial,
     piecewise,
     week_dummies,
 )
-from dreamkit.estimate.hazard import DiscreteTimeHazard, HazardResult
-from dreamkit.estimate.heterogeneity import selfefficacy_grid
-from dreamkit.estimate.itt import PathResult, effect_path
-from dreamkit.estimate.peers import peer_effects
-from dreamkit.estimate.person_period import expand_person_periods, expand_spells
-from dreamkit.estimate.prognostic import prognostic_selection, tobit
-from dreamkit.estimate.result import EstimateResult
-from dreamkit.estimate.robustness import (
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard, HazardResult
+from dreamkit.estimate.duration.person_period import expand_person_periods, expand_spells
+from dreamkit.estimate.duration.survival import cox, kaplan_meier
+from dreamkit.estimate.linear.balance import balance, study_samples
+from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
+from dreamkit.estimate.linear.itt import PathResult, effect_path
+from dreamkit.estimate.linear.peers import peer_effects
+from dreamkit.estimate.linear.prognostic import prognostic_selection, tobit
+from dreamkit.estimate.linear.robustness import (
     group_level,
     no_covariates,
     stratum_interacted,
     subgroups,
     waiting_time_split,
 )
-from dreamkit.estimate.survival import cox, kaplan_meier
+from dreamkit.estimate.results import EstimateResult
 
 __all__ = [
     "DiscreteTimeHazard",

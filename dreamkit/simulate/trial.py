@@ -39,6 +39,7 @@ from dreamkit.simulate.history import HistoryParams
 from dreamkit.simulate.persons import make_persons
 from dreamkit.simulate.process import ProcessParams
 from dreamkit.simulate.settings import resolve_settings
+from dreamkit.simulate.summary import summarise
 from dreamkit.simulate.truth import Truth, true_paths
 
 PRE_WEEKS = 104
@@ -100,9 +101,14 @@ class SimulatedTrial:
 
     def summary(self) -> str:
         """Counts by arm, teams, municipalities, waiting time, UW-SES and pre-window shares."""
-        from dreamkit.simulate.summary import summarise
-
-        return summarise(self)
+        return summarise(
+            self.trial,
+            self.register,
+            self.truth,
+            seed=self.seed,
+            link=self.link,
+            low_cutoff=self.effects.low_cutoff,
+        )
 
 
 def simulate_trial(

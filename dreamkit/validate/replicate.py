@@ -40,12 +40,12 @@ from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.design.peers import peers_low
-from dreamkit.estimate.duration_dependence import intervals, log_polynomial
-from dreamkit.estimate.hazard import DiscreteTimeHazard
-from dreamkit.estimate.heterogeneity import selfefficacy_grid
-from dreamkit.estimate.itt import PathResult, effect_path
-from dreamkit.estimate.peers import peer_effects
-from dreamkit.estimate.result import contrast_row
+from dreamkit.estimate.duration.duration_dependence import intervals, log_polynomial
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
+from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
+from dreamkit.estimate.linear.itt import PathResult, effect_path
+from dreamkit.estimate.linear.peers import peer_effects
+from dreamkit.estimate.results import contrast_row
 from dreamkit.inference import (
     fwl_statistic,
     randomization_inference,

@@ -13,7 +13,7 @@ from dreamkit.chunked import (
     partition_register,
 )
 from dreamkit.errors import MissingPersonsError
-from dreamkit.estimate.person_period import expand_person_periods
+from dreamkit.estimate.duration.person_period import expand_person_periods
 from dreamkit.outcomes import build_outcomes
 from dreamkit.register import read_long, read_wide, wide_to_long
 

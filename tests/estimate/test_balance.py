@@ -10,7 +10,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
 from dreamkit.errors import InputError
-from dreamkit.estimate.balance import balance, study_samples
+from dreamkit.estimate.linear.balance import balance, study_samples
 
 VARS = ["belief", "expected_return", "ordinary_job", "prior_sick", "uwses", "female"]
 

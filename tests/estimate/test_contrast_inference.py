@@ -11,11 +11,11 @@ import pytest
 import scipy.stats
 
 from dreamkit.errors import EstimationError
-from dreamkit.estimate.contrast_inference import ContrastStatistic, contrast_randomization
-from dreamkit.estimate.heterogeneity import selfefficacy_grid
-from dreamkit.estimate.itt import effect_path
-from dreamkit.estimate.peers import CELLS, peer_effects
-from dreamkit.estimate.robustness import subgroups
+from dreamkit.estimate.linear.contrast_inference import ContrastStatistic, contrast_randomization
+from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
+from dreamkit.estimate.linear.itt import effect_path
+from dreamkit.estimate.linear.peers import CELLS, peer_effects
+from dreamkit.estimate.linear.robustness import subgroups
 from dreamkit.inference import (
     block_design,
     draw_allocations,

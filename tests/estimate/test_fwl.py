@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.fwl import fit_fwl
+from dreamkit.estimate.linear.fwl import fit_fwl
 
 RTOL = 1e-8
 

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from dreamkit.errors import TrialDesignError
-from dreamkit.estimate.heterogeneity import selfefficacy_grid
+from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
 
 COVS = ["belief", "expected_return", "ordinary_job", "prior_sick"]
 

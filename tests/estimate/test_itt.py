@@ -11,8 +11,8 @@ import statsmodels.formula.api as smf
 from linearmodels.iv.absorbing import AbsorbingLS
 
 from dreamkit.errors import ColumnNotFoundError, EstimationError, InputError, TrialDesignError
-from dreamkit.estimate.itt import effect_path
-from dreamkit.estimate.robustness import no_covariates
+from dreamkit.estimate.linear.itt import effect_path
+from dreamkit.estimate.linear.robustness import no_covariates
 from dreamkit.inference import wild_cluster_bootstrap
 
 COVS = ["belief", "expected_return", "ordinary_job", "prior_sick"]

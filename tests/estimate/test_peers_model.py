@@ -9,7 +9,7 @@ import statsmodels.formula.api as smf
 
 from dreamkit.design.peers import peers_low
 from dreamkit.errors import TrialDesignError
-from dreamkit.estimate.peers import peer_effects
+from dreamkit.estimate.linear.peers import peer_effects
 
 COVS = ["belief", "expected_return", "ordinary_job", "prior_sick"]
 

@@ -9,7 +9,7 @@ import scipy.optimize
 import scipy.stats
 
 from dreamkit.errors import InputError
-from dreamkit.estimate.prognostic import prognostic_selection, tobit, tobit_loglik
+from dreamkit.estimate.linear.prognostic import prognostic_selection, tobit, tobit_loglik
 
 
 def _censored(seed: int, n: int = 400, beta=(0.3, 0.4), sigma=0.5):

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from dreamkit.errors import InputError, TrialDesignError
-from dreamkit.estimate.robustness import (
+from dreamkit.estimate.linear.robustness import (
     group_level,
     stratum_interacted,
     subgroups,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from dreamkit.design import validate_trial
-from dreamkit.estimate.itt import effect_path
+from dreamkit.estimate.linear.itt import effect_path
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import TeamDesign, TrueEffects, simulate_trial
 

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 import statsmodels.api as sm
 
-from dreamkit.estimate.duration_dependence import intervals, log_polynomial
-from dreamkit.estimate.hazard import DiscreteTimeHazard
-from dreamkit.estimate.person_period import expand_person_periods
+from dreamkit.estimate.duration.duration_dependence import intervals, log_polynomial
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.person_period import expand_person_periods
 
 LINKS = {"logit": sm.families.links.Logit, "cloglog": sm.families.links.CLogLog}
 

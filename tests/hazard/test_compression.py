@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dreamkit.estimate.duration_dependence import intervals, log_polynomial, piecewise, week_dummies
-from dreamkit.estimate.hazard import DiscreteTimeHazard
-from dreamkit.estimate.person_period import expand_person_periods
+from dreamkit.estimate.duration.duration_dependence import (
+    intervals,
+    log_polynomial,
+    piecewise,
+    week_dummies,
+)
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.person_period import expand_person_periods
 
 SPECS = [intervals(4), week_dummies(), piecewise([3, 8, 20]), log_polynomial(3)]
 

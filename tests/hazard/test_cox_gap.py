@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from dreamkit.estimate.duration_dependence import week_dummies
-from dreamkit.estimate.hazard import DiscreteTimeHazard
-from dreamkit.estimate.survival import cox
+from dreamkit.estimate.duration.duration_dependence import week_dummies
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.survival import cox
 
 
 def _ph_data(rate: float, seed: int = 0, n: int = 3000, weeks: int = 30) -> pl.DataFrame:

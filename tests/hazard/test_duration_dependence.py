@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.duration_dependence import (
+from dreamkit.estimate.duration.duration_dependence import (
     intervals,
     log_polynomial,
     piecewise,

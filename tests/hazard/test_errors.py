@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from dreamkit.errors import ColumnNotFoundError, EstimationError, InputError
-from dreamkit.estimate.duration_dependence import intervals
-from dreamkit.estimate.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.duration_dependence import intervals
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 
 
 def test_stratum_without_exits_is_named(simulate):

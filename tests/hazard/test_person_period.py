@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamkit.errors import ColumnNotFoundError, InputError
-from dreamkit.estimate.person_period import expand_person_periods, expand_spells
+from dreamkit.estimate.duration.person_period import expand_person_periods, expand_spells
 
 
 @settings(max_examples=40, deadline=None)

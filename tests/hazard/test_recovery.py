@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dreamkit.estimate.duration_dependence import intervals
-from dreamkit.estimate.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.duration_dependence import intervals
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 
 
 @pytest.mark.parametrize("link", ["logit", "cloglog"])

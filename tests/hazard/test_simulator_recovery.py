@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from dreamkit.design import validate_trial
-from dreamkit.estimate.duration_dependence import week_dummies
-from dreamkit.estimate.hazard import DiscreteTimeHazard
+from dreamkit.estimate.duration.duration_dependence import week_dummies
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import TeamDesign, TrueEffects, simulate_trial
 from dreamkit.simulate.baseline import PROGNOSIS

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import scipy.stats
 
-from dreamkit.estimate.survival import cox, kaplan_meier
+from dreamkit.estimate.duration.survival import cox, kaplan_meier
 
 
 def test_kaplan_meier_and_logrank_by_hand(simulate):

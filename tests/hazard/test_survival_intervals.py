@@ -12,9 +12,9 @@ import pytest
 import scipy.stats
 
 from dreamkit.errors import InferenceWarning, InputError
-from dreamkit.estimate.duration_dependence import intervals, log_polynomial
-from dreamkit.estimate.hazard import DiscreteTimeHazard, HazardResult
-from dreamkit.estimate.survival_prediction import arm_survival
+from dreamkit.estimate.duration.duration_dependence import intervals, log_polynomial
+from dreamkit.estimate.duration.hazard import DiscreteTimeHazard, HazardResult
+from dreamkit.estimate.duration.survival_prediction import arm_survival
 from dreamkit.validate import binomial_band
 
 from .conftest import simulate_durations, true_alpha

@@ -183,8 +183,8 @@ def test_every_table_states_n_and_clustering(run: Run) -> None:
 
 
 def test_html_numbers_equal_the_estimators(run: Run) -> None:
-    from dreamkit.estimate.hazard import DiscreteTimeHazard
-    from dreamkit.estimate.itt import effect_path
+    from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
+    from dreamkit.estimate.linear.itt import effect_path
     from dreamkit.pipeline import load_inputs
 
     persons = load_inputs(run.config).persons

@@ -128,7 +128,7 @@ def test_a_subgroup_the_estimator_refuses_is_marked_with_its_reason(tmp_path: Pa
 def test_a_peer_model_the_estimator_refuses_is_reported_not_fatal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dreamkit.estimate.peers as peers
+    import dreamkit.estimate.linear.peers as peers
     import dreamkit.report.sections.heterogeneity as section
 
     def refuse(*args: object, **kwargs: object) -> None:

@@ -22,8 +22,8 @@ def test_uwses_mean_and_low_share(large: SimulatedTrial) -> None:
 
 
 def test_pre_allocation_shares_near_published_levels(large: SimulatedTrial) -> None:
-    emp = pre_window_shares(large, "employment").mean(axis=0)
-    sick = pre_window_shares(large, "sickness").mean(axis=0)
+    emp = pre_window_shares(large.trial, large.register, "employment").mean(axis=0)
+    sick = pre_window_shares(large.trial, large.register, "sickness").mean(axis=0)
     # windows 104-92 ... 39-27: employment 60-65%, sickness 11-13%
     assert ((emp[:6] > 0.57) & (emp[:6] < 0.68)).all(), emp
     assert ((sick[:6] > 0.09) & (sick[:6] < 0.16)).all(), sick

@@ -1,5 +1,5 @@
 """Balance, model (B): each baseline variable on treatment + stratum fixed effects, in the
-study's five samples (:func:`dreamkit.estimate.balance.balance`).
+study's five samples (:func:`dreamkit.estimate.linear.balance.balance`).
 
 Cells show the coefficient a (star: p < 0.05) with its team-clustered standard error; the
 joint-test table gives, per sample, the randomisation p-value of the joint test. A sample
@@ -53,7 +53,7 @@ def balance_variables(ctx: ReportContext) -> list[str]:
 
 def balance_section(ctx: ReportContext) -> Section:
     """Balance table (variables x samples) and joint tests."""
-    from dreamkit.estimate.balance import balance, study_samples
+    from dreamkit.estimate.linear.balance import balance, study_samples
 
     cfg = ctx.config
     samples = study_samples(

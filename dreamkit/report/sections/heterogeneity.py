@@ -3,8 +3,8 @@
 Both use the end-of-follow-up shares (employment and sickness share to week W). A cut-off is
 published only if each of its four cells (low/high x course/control) has at least k persons;
 the peer model only if each of its eight cells (own low/high x peers low/high x arm) has.
-Estimates come from :func:`dreamkit.estimate.heterogeneity.selfefficacy_grid` and
-:func:`dreamkit.estimate.peers.peer_effects`.
+Estimates come from :func:`dreamkit.estimate.linear.heterogeneity.selfefficacy_grid` and
+:func:`dreamkit.estimate.linear.peers.peer_effects`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _nested_cutoffs(ctx: ReportContext, scores: np.ndarray, cutoffs: list[int]) 
 
 def selfefficacy_section(ctx: ReportContext) -> Section:
     """Model (3) table per outcome and the effect-by-cut-off figure."""
-    from dreamkit.estimate.heterogeneity import selfefficacy_grid
+    from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
 
     cfg = ctx.config
     scores = ctx.persons[C.UWSES].to_numpy()
@@ -201,7 +201,7 @@ def peers_section(ctx: ReportContext) -> Section:
     """Model (4): the four-cell and the restricted peer-composition table."""
     from dreamkit.design.peers import peers_low
     from dreamkit.design.selfefficacy import low_self_efficacy
-    from dreamkit.estimate.peers import peer_effects
+    from dreamkit.estimate.linear.peers import peer_effects
 
     cfg = ctx.config
     low = low_self_efficacy(ctx.persons, cfg.peers.low_cutoff).to_numpy()
@@ -314,7 +314,7 @@ def _grid_few_cluster(
     """Few-cluster p-values of tau_low - tau_high per (cut-off, outcome): the restricted wild
     cluster bootstrap and randomisation inference over the published cut-offs jointly
     (:meth:`GridResult.wild_cluster_bootstrap`, :meth:`GridResult.randomization_inference`)."""
-    from dreamkit.estimate.heterogeneity import selfefficacy_grid
+    from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
 
     cfg = ctx.config
     grid = selfefficacy_grid(

@@ -1,11 +1,11 @@
 r"""Effect paths, model (2): :math:`\tau_w` for w = 1..W on the employment and sickness shares.
 
 Estimates and team-clustered (CRV1) standard errors come from
-:func:`dreamkit.estimate.itt.effect_path`; the simultaneous band is the plug-in sup-t band from
-the W x W covariance; p-values are given three ways (CRV1 t, wild cluster bootstrap with the
-null imposed, randomisation inference re-drawing the allocation within teams), plus the
-Romano-Wolf step-down p-value over the W weeks from the randomisation draws of the
-studentised statistic. A path is published only if both arms have at least k persons.
+:func:`dreamkit.estimate.linear.itt.effect_path`; the simultaneous band is the plug-in sup-t
+band from the W x W covariance; p-values are given three ways (CRV1 t, wild cluster bootstrap
+with the null imposed, randomisation inference re-drawing the allocation within teams), plus the
+Romano-Wolf step-down p-value over the W weeks from the randomisation draws of the studentised
+statistic. A path is published only if both arms have at least k persons.
 
 The control means of the cumulative shares give the controls' person-weeks in the state,
 ``w n_0 mean_w``; two published weeks reveal their difference, the person-weeks in the state
@@ -38,7 +38,7 @@ REPORT_WEEKS = (1, 4, 8, 13, 26, 39, 45, 52, 65, 78)
 class PathInference:
     """One outcome's path with every kind of inference the report shows."""
 
-    path: Any  # dreamkit.estimate.itt.PathResult
+    path: Any  # dreamkit.estimate.linear.itt.PathResult
     band: Any  # dreamkit.inference.Band (plug-in sup-t)
     bootstrap: Any  # dreamkit.inference.WildBootstrapResult
     randomization: Any  # dreamkit.inference.RandomizationResult (studentised)
@@ -47,7 +47,7 @@ class PathInference:
 
 def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     """Model (2) for both share outcomes with bands, bootstrap, RI and Romano-Wolf."""
-    from dreamkit.estimate.itt import effect_path
+    from dreamkit.estimate.linear.itt import effect_path
     from dreamkit.inference import romano_wolf
 
     cfg = ctx.config

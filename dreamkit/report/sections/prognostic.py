@@ -1,7 +1,7 @@
 """Prognostic covariates: the study's two-limit Tobit screening of baseline variables.
 
 Each control-group outcome share at week W is regressed on one baseline variable at a time
-(Tobit censored at 0 and 1, :func:`dreamkit.estimate.prognostic.prognostic_selection`);
+(Tobit censored at 0 and 1, :func:`dreamkit.estimate.linear.prognostic.prognostic_selection`);
 variables are ranked by the likelihood-ratio statistic. The table shows the ten most
 prognostic variables per outcome and marks those used as covariates X; counts of controls at
 the limits below k are suppressed.
@@ -23,7 +23,7 @@ TOP = 10
 
 def prognostic_section(ctx: ReportContext) -> Section:
     """Top-ranked prognostic variables per outcome (control group, Tobit)."""
-    from dreamkit.estimate.prognostic import prognostic_selection
+    from dreamkit.estimate.linear.prognostic import prognostic_selection
 
     used = set(ctx.config.covariates.prognostic)
     ranking = prognostic_selection(ctx.persons, end_outcomes(ctx), balance_variables(ctx))

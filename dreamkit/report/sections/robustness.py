@@ -2,7 +2,7 @@
 
 (5) no covariates, (6) treatment interacted with centred municipality dummies (Imbens-Rubin:
 the sample-size-weighted average of municipality effects), (7) team x arm group means (robust
-to spill-overs within teams), all from :mod:`dreamkit.estimate.robustness`. Subgroups: the
+to spill-overs within teams), all from :mod:`dreamkit.estimate.linear.robustness`. Subgroups: the
 ITT of model (2) at week W within each level of each binary subgroup column and by waiting
 time; a subgroup is published only if both of its arms have at least k persons.
 """
@@ -27,7 +27,7 @@ from dreamkit.report.tables import NOT_ESTIMABLE, Table, fmt_effect
 
 def robustness_section(ctx: ReportContext) -> Section:
     """Overlay figure of models (2), (5), (6), (7) and their week-W table."""
-    from dreamkit.estimate.robustness import group_level, no_covariates, stratum_interacted
+    from dreamkit.estimate.linear.robustness import group_level, no_covariates, stratum_interacted
 
     cfg = ctx.config
     if "paths" not in ctx.results or not arms_publishable(ctx, "robustness"):
@@ -99,7 +99,7 @@ def _row(model: str, outcome: str, r: dict[str, Any], se: str) -> list[object]:
 
 def subgroups_section(ctx: ReportContext) -> Section:
     """Week-W ITT by subgroup (and waiting time), suppressed where an arm is below k."""
-    from dreamkit.estimate.robustness import subgroups
+    from dreamkit.estimate.linear.robustness import subgroups
 
     cfg = ctx.config
     d = cfg.design.short_wait_days

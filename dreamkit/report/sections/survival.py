@@ -3,13 +3,12 @@
 Durations (from :mod:`dreamkit.outcomes`): weeks to the first ordinary-employment spell of at
 least k weeks (``dur_emp``/``event_emp``) and weeks to the first week off sickness benefit etc.
 (``dur_sick``/``event_sick``), right-censored at W. Curves come from
-:func:`dreamkit.estimate.survival.kaplan_meier`, the hazard from
-:class:`dreamkit.estimate.hazard.DiscreteTimeHazard` (4-week duration intervals, municipality
-fixed effects, team-clustered), in all persons and by waiting time, with logit and cloglog
-links. Curves stop where fewer than k persons are at risk and step only by pooled jumps of at
-least k events; at-risk counts below k, or differing from the previous shown one (starting from
-the group size) by fewer than k, are suppressed.
-"""
+:func:`dreamkit.estimate.duration.survival.kaplan_meier`, the hazard from
+:class:`dreamkit.estimate.duration.hazard.DiscreteTimeHazard` (4-week duration intervals,
+municipality fixed effects, team-clustered), in all persons and by waiting time, with logit and
+cloglog links. Curves stop where fewer than k persons are at risk and step only by pooled jumps
+of at least k events; at-risk counts below k, or differing from the previous shown one (starting
+from the group size) by fewer than k, are suppressed."""
 
 from __future__ import annotations
 
@@ -82,7 +81,7 @@ def _km_figure(
 ) -> Figure:
     """One panel per duration, one curve per group, truncated where < k are at risk; appends
     the groups' publishable at-risk counts to ``at_risk_rows``."""
-    from dreamkit.estimate.survival import kaplan_meier
+    from dreamkit.estimate.duration.survival import kaplan_meier
 
     labels = list(groups)
     code = pl.coalesce(
@@ -197,7 +196,7 @@ def _complement_wait_rows(
 
 
 def _hazard_table(ctx: ReportContext) -> Table:
-    from dreamkit.estimate.hazard import DiscreteTimeHazard
+    from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 
     cfg = ctx.config
     d = cfg.design.short_wait_days

@@ -24,7 +24,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
 from dreamkit.errors import InputError
-from dreamkit.estimate.person_period import duration_arrays, require_columns
+from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
 
 
 @dataclass(frozen=True)

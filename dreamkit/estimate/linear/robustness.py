@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.errors import InputError
-from dreamkit.estimate.cells import check_cells
-from dreamkit.estimate.contrast_inference import (
+from dreamkit.estimate.linear.cells import check_cells
+from dreamkit.estimate.linear.contrast_inference import (
     AdjustMethod,
     DrawSource,
     NullDraws,
@@ -39,7 +39,7 @@ from dreamkit.estimate.contrast_inference import (
     bootstrap_method,
     check_source,
 )
-from dreamkit.estimate.design_matrix import (
+from dreamkit.estimate.linear.design_matrix import (
     Missing,
     Sample,
     codes_of,
@@ -50,9 +50,9 @@ from dreamkit.estimate.design_matrix import (
     resolve_outcomes,
     sample_controls,
 )
-from dreamkit.estimate.fwl import fit_fwl
-from dreamkit.estimate.itt import PathResult, effect_path, fit_sample
-from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.estimate.linear.fwl import fit_fwl
+from dreamkit.estimate.linear.itt import PathResult, effect_path, fit_sample
+from dreamkit.estimate.results import EstimateResult, fit_rows
 from dreamkit.inference import (
     WildBootstrapResult,
     control_basis,

@@ -17,7 +17,7 @@ reparametrised model
 :math:`\tau_2 T_i + (\tau_1 - \tau_2) T_i Low_i + \dots`, CI by test inversion) and
 :meth:`GridResult.randomization_inference` (the allocation re-drawn within teams, statistic
 :math:`\hat\tau_1 - \hat\tau_2`), both with Romano-Wolf p-values across the grid
-(cut-offs x outcomes) from the joint draws; see :mod:`dreamkit.estimate.contrast_inference`.
+(cut-offs x outcomes) from the joint draws; see :mod:`dreamkit.estimate.linear.contrast_inference`.
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ from numpy.typing import NDArray
 from dreamkit.design import columns as C
 from dreamkit.design.selfefficacy import DEFAULT_CUTOFFS, UWSES_MAX, check_cutoff
 from dreamkit.errors import InputError
-from dreamkit.estimate.cells import check_cells, fit_cells, group_means
-from dreamkit.estimate.contrast_inference import (
+from dreamkit.estimate.linear.cells import check_cells, fit_cells, group_means
+from dreamkit.estimate.linear.contrast_inference import (
     CellDesign,
     ContrastFamily,
     cell_design,
     family_randomization,
     family_wild_bootstrap,
 )
-from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
-from dreamkit.estimate.result import EstimateResult, contrast_row, fit_rows
+from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample
+from dreamkit.estimate.results import EstimateResult, contrast_row, fit_rows
 from dreamkit.inference.wild_bootstrap import PType, WeightType
 
 LOW_MINUS_HIGH = (1.0, -1.0)

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.design_matrix import require_columns, resolve_outcomes
+from dreamkit.estimate.linear.design_matrix import require_columns, resolve_outcomes
 
 
 @dataclass(frozen=True)

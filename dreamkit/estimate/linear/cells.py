@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dreamkit.errors import TrialDesignError
-from dreamkit.estimate.design_matrix import Sample
-from dreamkit.estimate.fwl import FWLFit, fit_fwl
+from dreamkit.estimate.linear.design_matrix import Sample
+from dreamkit.estimate.linear.fwl import FWLFit, fit_fwl
 
 
 def check_cells(

@@ -3,7 +3,7 @@
 Every estimator returns an :class:`EstimateResult` (or a subclass) whose :attr:`table` is a
 polars DataFrame with at least the columns of :data:`TIDY_COLUMNS` plus model-specific ones
 (``week``, ``cutoff``, ``group``, ``group_share``, ...), and whose :attr:`fits` hold the
-fitted :class:`~dreamkit.estimate.fwl.FWLFit` objects underneath, keyed by a label.
+fitted :class:`~dreamkit.estimate.linear.fwl.FWLFit` objects underneath, keyed by a label.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import scipy.stats
 
-from dreamkit.estimate.fwl import FWLFit
+from dreamkit.estimate.linear.fwl import FWLFit
 
 TIDY_COLUMNS = (
     "term",

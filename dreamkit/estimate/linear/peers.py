@@ -15,7 +15,7 @@ Few-cluster inference (:class:`PeerResult`) for every cell effect and the peer c
 (:data:`CONTRASTS`): :meth:`PeerResult.wild_cluster_bootstrap` (restricted wild cluster
 bootstrap of each single coefficient or contrast, reparametrised) and
 :meth:`PeerResult.randomization_inference` (allocation re-drawn within teams), with
-Romano-Wolf p-values across all of them; see :mod:`dreamkit.estimate.contrast_inference`.
+Romano-Wolf p-values across all of them; see :mod:`dreamkit.estimate.linear.contrast_inference`.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ from dreamkit.design import columns as C
 from dreamkit.design.peers import peers_low, team_low_share_median
 from dreamkit.design.selfefficacy import low_self_efficacy
 from dreamkit.errors import InputError
-from dreamkit.estimate.cells import check_cells, fit_cells, group_means
-from dreamkit.estimate.contrast_inference import (
+from dreamkit.estimate.linear.cells import check_cells, fit_cells, group_means
+from dreamkit.estimate.linear.contrast_inference import (
     CellDesign,
     ContrastFamily,
     cell_design,
     family_randomization,
     family_wild_bootstrap,
 )
-from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample
-from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample
+from dreamkit.estimate.results import EstimateResult, fit_rows
 from dreamkit.inference.wild_bootstrap import PType, WeightType
 
 CELLS = (

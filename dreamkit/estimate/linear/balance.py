@@ -5,7 +5,7 @@ For every baseline variable x and every sample (all, short/long wait, low/high S
 .. math:: x_i = a\,T_i + \sum_k b_k M_{ik} + e_i,
 
 team-clustered (CRV1 default). All variables of a sample share one design, so they are fitted
-at once (:mod:`dreamkit.estimate.fwl`). A star marks p < ``alpha`` (0.05 in the study);
+at once (:mod:`dreamkit.estimate.linear.fwl`). A star marks p < ``alpha`` (0.05 in the study);
 ``p_holm`` and ``p_bh`` adjust the p-values over **all rows of the table** (every variable in
 every sample) by Holm (family-wise error) and Benjamini-Hochberg (false discovery rate), via
 ``statsmodels.stats.multitest.multipletests``.
@@ -39,9 +39,9 @@ from statsmodels.stats.multitest import multipletests
 
 from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.design_matrix import Missing, codes_of, prepare_sample
-from dreamkit.estimate.fwl import demean, fit_fwl
-from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.estimate.linear.design_matrix import Missing, codes_of, prepare_sample
+from dreamkit.estimate.linear.fwl import demean, fit_fwl
+from dreamkit.estimate.results import EstimateResult, fit_rows
 
 SampleSpec = pl.Expr | pl.Series
 

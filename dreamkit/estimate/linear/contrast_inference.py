@@ -1,6 +1,6 @@
 r"""Few-cluster inference for cell contrasts (models 3, 4) and joint multiple testing.
 
-A cells model (:mod:`dreamkit.estimate.cells`) has effect groups e = 1..E with regressors
+A cells model (:mod:`dreamkit.estimate.linear.cells`) has effect groups e = 1..E with regressors
 :math:`D_{ie} = T_i 1\{e(c_i) = e\}` and controls :math:`Z_0` (cell terms: stratum x cell
 dummies, or stratum dummies plus cell dummies; then covariates):
 
@@ -45,7 +45,7 @@ import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.design_matrix import Sample, dummies
+from dreamkit.estimate.linear.design_matrix import Sample, dummies
 from dreamkit.inference import (
     RandomizationResult,
     WildBootstrapResult,
@@ -101,8 +101,8 @@ def cell_design(
     *,
     interact_strata: bool,
 ) -> CellDesign:
-    """Dense version of :func:`dreamkit.estimate.cells.fit_cells`'s design (same column space:
-    stratum x cell dummies, or stratum dummies plus cell dummies 2..C; then covariates)."""
+    """Dense version of :func:`dreamkit.estimate.linear.cells.fit_cells`'s design (same column
+    space: stratum x cell dummies, or stratum dummies plus cell dummies 2..C; then covariates)."""
     if interact_strata:
         combined = np.unique(sample.strata * n_cells + cells, return_inverse=True)[1]
         blocks = [dummies(combined.reshape(-1))]

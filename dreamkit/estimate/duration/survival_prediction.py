@@ -40,7 +40,7 @@ covered 0.875-0.920 with CRV1 and 0.930-0.945 with the model-based (``iid``) cov
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -48,11 +48,52 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import InferenceWarning, InputError
+from dreamkit.estimate.duration.duration_dependence import DurationGrid
+from dreamkit.estimate.glm import GLMFit
 from dreamkit.inference._checks import check_level
 from dreamkit.parallel import row_blocks
 
-if TYPE_CHECKING:
-    from dreamkit.estimate.hazard import HazardResult
+
+class _HazardModel(Protocol):
+    """What the prediction needs of a hazard model's specification."""
+
+    @property
+    def treatment(self) -> str | None: ...
+    @property
+    def stratum(self) -> str | None: ...
+    @property
+    def raw_columns(self) -> list[str]: ...
+    @property
+    def dense_names(self) -> tuple[str, ...]: ...
+    def dense(self, raw: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+
+class HazardResult(Protocol):
+    """What the prediction needs of a fitted hazard (structural, so this module does not
+    import :mod:`dreamkit.estimate.duration.hazard`, which imports it)."""
+
+    @property
+    def model(self) -> _HazardModel: ...
+    @property
+    def glm(self) -> GLMFit: ...
+    @property
+    def grid(self) -> DurationGrid: ...
+    @property
+    def pattern_raw(self) -> NDArray[np.float64]: ...
+    @property
+    def pattern_weight(self) -> NDArray[np.float64]: ...
+    @property
+    def pattern_stratum(self) -> NDArray[np.int64] | None: ...
+    @property
+    def stratum_labels(self) -> tuple[str, ...]: ...
+    @property
+    def min_clusters_per_stratum(self) -> int | None: ...
+    def hazard_matrix(
+        self,
+        raw: NDArray[np.float64],
+        stratum: NDArray[np.int64] | None,
+        periods: NDArray[np.int64],
+    ) -> NDArray[np.float64]: ...
 
 
 MIN_CLUSTERS_PER_STRATUM = 5
@@ -67,7 +108,7 @@ def _warn_if_few_teams(result: HazardResult) -> None:
             f"a stratum of this fit holds only {fewest} team(s): CRV1 understates the variance "
             "of the stratum effects, so intervals of predicted survival are too narrow; refit "
             "with cov_type='iid' for the curves' intervals (see "
-            "dreamkit.estimate.survival_prediction).",
+            "dreamkit.estimate.duration.survival_prediction).",
             InferenceWarning,
             stacklevel=4,
         )

@@ -4,7 +4,7 @@ r"""The ITT effect path, models (2) and (5) of the reference study.
 
 M the stratum (municipality) dummies, X chosen baseline covariates (none for model 5), errors
 clustered by team. All W outcomes share one design, factored once by Frisch-Waugh-Lovell
-(:mod:`dreamkit.estimate.fwl`): :math:`\hat\tau_w = \tilde t'\tilde y_w / \tilde t'\tilde t`,
+(:mod:`dreamkit.estimate.linear.fwl`): :math:`\hat\tau_w = \tilde t'\tilde y_w / \tilde t'\tilde t`,
 and the cluster scores :math:`s_{gw} = \sum_{i\in g}\tilde t_i\hat e_{iw}` give the full W x W
 covariance of :math:`(\hat\tau_1..\hat\tau_W)`,
 :math:`V = c\,S'S/(\tilde t'\tilde t)^2`, :math:`c = \frac{G}{G-1}\frac{N-1}{N-K}` with K
@@ -25,16 +25,16 @@ import polars as pl
 from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
-from dreamkit.estimate.contrast_inference import (
+from dreamkit.estimate.linear.contrast_inference import (
     AdjustMethod,
     DrawSource,
     NullDraws,
     adjusted_table,
     check_source,
 )
-from dreamkit.estimate.design_matrix import Missing, Sample, prepare_sample, sample_controls
-from dreamkit.estimate.fwl import FWLFit, fit_fwl
-from dreamkit.estimate.result import EstimateResult, fit_rows
+from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample, sample_controls
+from dreamkit.estimate.linear.fwl import FWLFit, fit_fwl
+from dreamkit.estimate.results import EstimateResult, fit_rows
 from dreamkit.inference.wild_bootstrap import WeightType
 
 

@@ -17,7 +17,7 @@ exposures and exits of every (pattern, duration interval) cell are computed dire
 (sufficient statistics; exact, see :mod:`.glm`). With continuous covariates every person is
 its own pattern and the cells are person x interval. :meth:`DiscreteTimeHazard.fit_person_periods`
 takes an expanded person-period table (e.g. from
-:func:`~dreamkit.estimate.person_period.expand_spells`), compressed or not.
+:func:`~dreamkit.estimate.duration.person_period.expand_spells`), compressed or not.
 """
 
 from __future__ import annotations
@@ -32,10 +32,15 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import InputError
-from dreamkit.estimate import survival_prediction
-from dreamkit.estimate.duration_dependence import DurationGrid, DurationSpec, intervals, resolve
+from dreamkit.estimate.duration import survival_prediction
+from dreamkit.estimate.duration.duration_dependence import (
+    DurationGrid,
+    DurationSpec,
+    intervals,
+    resolve,
+)
+from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
-from dreamkit.estimate.person_period import duration_arrays, require_columns
 
 RATIO = {"logit": "odds_ratio", "cloglog": "hazard_ratio"}
 
@@ -450,7 +455,7 @@ class HazardResult:
         person's own stratum and covariates with the treatment set to a (interactions with
         the treatment follow). Also the average hazard ``h_a(t)``, and the delta-method SE
         and ``level`` interval of ``S_a(t)`` from the fit's covariance
-        (:mod:`~dreamkit.estimate.survival_prediction`). Weeks 1..``periods`` (default: the
+        (:mod:`~dreamkit.estimate.duration.survival_prediction`). Weeks 1..``periods`` (default: the
         longest duration in the data).
         """
         return survival_prediction.predict_survival(self, periods, level)
