@@ -75,8 +75,8 @@ def coverage(trials: int, persons: int, teams_per_stratum: int, cov_type: str) -
         low, high = pred["survival_low"].to_numpy()[CHECK], pred["survival_high"].to_numpy()[CHECK]
         hits_s1 += (low <= s1[CHECK]) & (s1[CHECK] <= high)
         d = (s1 - s0)[CHECK]
-        hits_diff += (diff["ci_low"].to_numpy()[CHECK] <= d) & (
-            d <= diff["ci_high"].to_numpy()[CHECK]
+        hits_diff += (diff["conf_low"].to_numpy()[CHECK] <= d) & (
+            d <= diff["conf_high"].to_numpy()[CHECK]
         )
     s1_text = ", ".join(f"{c:.3f}" for c in hits_s1 / trials)
     diff_text = ", ".join(f"{c:.3f}" for c in hits_diff / trials)

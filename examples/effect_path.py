@@ -20,6 +20,6 @@ for prefix in ("sick", "emp"):
     print(f"{prefix}: sup-t critical value {band.critical_value:.2f} (pointwise 1.96)")
     print(
         table.filter(pl.col("week").is_in([1, 45, 81])).select(
-            "week", "estimate", "std_error", "ci_low", "ci_high", "band_low", "band_high"
+            "week", "estimate", "std_error", "conf_low", "conf_high", "band_low", "band_high"
         )
     )

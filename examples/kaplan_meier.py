@@ -13,5 +13,7 @@ for duration, event in [("dur_emp", "event_emp"), ("dur_sick", "event_sick")]:
     print(f"{duration}: log-rank p = {km.logrank['p_value']:.3f}")
     print(km.at_risk_table([0, 13, 26, 52, 81]))
     print(
-        km.curves.filter(km.curves["week"] == 81).select("group", "survival", "ci_low", "ci_high")
+        km.curves.filter(km.curves["week"] == 81).select(
+            "group", "survival", "conf_low", "conf_high"
+        )
     )

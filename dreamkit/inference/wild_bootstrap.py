@@ -99,8 +99,8 @@ class WildBootstrapResult:
     std_error: NDArray[np.float64]
     t_stat: NDArray[np.float64]
     p_value: NDArray[np.float64]
-    ci_low: NDArray[np.float64]
-    ci_high: NDArray[np.float64]
+    conf_low: NDArray[np.float64]
+    conf_high: NDArray[np.float64]
     t_boot: NDArray[np.float64]
     n_obs: int
     n_clusters: int
@@ -172,7 +172,7 @@ def wild_cluster_bootstrap(
         (CI percentile-t; use these draws for sup-t bands).
     seed : seed of ``numpy.random.default_rng``.
     p_type : ``"symmetric"`` (|t|) or ``"equal-tailed"``.
-    level : confidence level of ``ci_low``/``ci_high``.
+    level : confidence level of ``conf_low``/``conf_high``.
     """
     y_mat, _ = as_outcomes(y, "y")
     n = y_mat.shape[0]
@@ -215,16 +215,16 @@ def wild_cluster_bootstrap(
 
     p_value = _p_values(t_boot.T, t_stat[:, None], p_type)
     if impose_null:
-        ci_low, ci_high = _invert(sums, estimate, std_error, ssc, 1.0 - level, p_type)
+        conf_low, conf_high = _invert(sums, estimate, std_error, ssc, 1.0 - level, p_type)
     else:
-        ci_low, ci_high = _percentile_t(t_boot, estimate, std_error, level, p_type)
+        conf_low, conf_high = _percentile_t(t_boot, estimate, std_error, level, p_type)
     return WildBootstrapResult(
         estimate=estimate,
         std_error=std_error,
         t_stat=t_stat,
         p_value=p_value,
-        ci_low=ci_low,
-        ci_high=ci_high,
+        conf_low=conf_low,
+        conf_high=conf_high,
         t_boot=t_boot,
         n_obs=n,
         n_clusters=n_clusters,

@@ -47,8 +47,8 @@ SINGLE_THREAD_ENV = {
 class Draw:
     """One estimate of one estimand in one replication.
 
-    ``covers`` / ``rejects`` override the interval rules ``ci_low <= truth <= ci_high`` and
-    ``0 not in [ci_low, ci_high]`` when given (``None``: use the interval; an interval with a
+    ``covers`` / ``rejects`` override the interval rules ``conf_low <= truth <= conf_high`` and
+    ``0 not in [conf_low, conf_high]`` when given (``None``: use the interval; an interval with a
     NaN end then counts as "not reported").
     """
 
@@ -56,8 +56,8 @@ class Draw:
     estimand: str
     estimate: float
     std_error: float
-    ci_low: float
-    ci_high: float
+    conf_low: float
+    conf_high: float
     truth: float
     replication: int = -1
     covers: bool | None = None
@@ -71,8 +71,8 @@ _SCHEMA = {
     "estimand": pl.String,
     "estimate": pl.Float64,
     "std_error": pl.Float64,
-    "ci_low": pl.Float64,
-    "ci_high": pl.Float64,
+    "conf_low": pl.Float64,
+    "conf_high": pl.Float64,
     "truth": pl.Float64,
     "replication": pl.Int64,
     "covers": pl.Boolean,
@@ -156,9 +156,9 @@ def summarise(draws: pl.DataFrame) -> pl.DataFrame:
     (``n_coverage``, ``n_rejection``); ``coverage_mc_se`` = sqrt(c (1 - c) / n_coverage).
     """
     error = pl.col("estimate") - pl.col("truth")
-    no_interval = pl.col("ci_low").is_nan() | pl.col("ci_high").is_nan()
-    inside = (pl.col("ci_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("ci_high"))
-    excludes_zero = (pl.col("ci_low") > 0) | (pl.col("ci_high") < 0)
+    no_interval = pl.col("conf_low").is_nan() | pl.col("conf_high").is_nan()
+    inside = (pl.col("conf_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("conf_high"))
+    excludes_zero = (pl.col("conf_low") > 0) | (pl.col("conf_high") < 0)
     covered = (
         pl.when(pl.col("covers").is_not_null())
         .then(pl.col("covers"))

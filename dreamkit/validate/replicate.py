@@ -202,8 +202,8 @@ def _resampling_draws(
                 estimand,
                 float(boot.estimate[k]),
                 float(boot.std_error[k]),
-                float(boot.ci_low[k]),
-                float(boot.ci_high[k]),
+                float(boot.conf_low[k]),
+                float(boot.conf_high[k]),
                 truth,
             )
         )
@@ -228,8 +228,8 @@ def _row_draw(row: dict[str, float], estimator: str, estimand: str, truth: float
         estimand,
         row["estimate"],
         row["std_error"],
-        row["ci_low"],
-        row["ci_high"],
+        row["conf_low"],
+        row["conf_high"],
         truth,
     )
 

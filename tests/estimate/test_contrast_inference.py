@@ -64,8 +64,8 @@ def test_wcr_contrast_equals_direct_call_on_reparametrised_design(grid, study):
         rows = out.filter(pl.col("cutoff") == c)
         np.testing.assert_allclose(rows["estimate"], ref.estimate, rtol=1e-10)
         np.testing.assert_allclose(rows["p_value"], ref.p_value, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(rows["ci_low"], ref.ci_low, rtol=1e-9)
-        np.testing.assert_allclose(rows["ci_high"], ref.ci_high, rtol=1e-9)
+        np.testing.assert_allclose(rows["conf_low"], ref.conf_low, rtol=1e-9)
+        np.testing.assert_allclose(rows["conf_high"], ref.conf_high, rtol=1e-9)
         se = grid.table.filter((pl.col("cutoff") == c) & (pl.col("group") == "low - high"))
         np.testing.assert_allclose(ref.std_error, se["std_error"], rtol=1e-8)
     assert set(out["method"]) == {"WCR webb"} and set(out["draws"]) == {199}
@@ -133,7 +133,7 @@ def test_peer_statistics_and_single_cell_wcr(study):
     row = wcr.filter((pl.col("version") == "four-cell") & (pl.col("contrast") == CELLS[2]))
     np.testing.assert_allclose(row["estimate"], ref.estimate, rtol=1e-10)
     np.testing.assert_allclose(row["p_value"], ref.p_value, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(row["ci_low"], ref.ci_low, rtol=1e-9)
+    np.testing.assert_allclose(row["conf_low"], ref.conf_low, rtol=1e-9)
 
 
 @pytest.mark.parametrize("draws", ["bootstrap", "randomization"])

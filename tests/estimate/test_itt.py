@@ -60,7 +60,7 @@ def test_pyfixest_fit_underneath_matches(study):
     np.testing.assert_allclose(fit.se()["treated"], row["std_error"], rtol=RTOL)
     np.testing.assert_allclose(fit.pvalue()["treated"], row["p_value"], rtol=1e-6)
     np.testing.assert_allclose(
-        fit.confint().loc["treated"].to_numpy(), [row["ci_low"], row["ci_high"]], rtol=1e-6
+        fit.confint().loc["treated"].to_numpy(), [row["conf_low"], row["conf_high"]], rtol=1e-6
     )
 
 
@@ -161,6 +161,6 @@ def test_inference_hooks_use_the_same_design(study):
         seed=3,
     )
     np.testing.assert_allclose(boot.p_value, direct.p_value)
-    np.testing.assert_allclose(boot.ci_low, direct.ci_low, rtol=1e-8)
+    np.testing.assert_allclose(boot.conf_low, direct.conf_low, rtol=1e-8)
     ri = path.randomization_inference(n_draws=49, studentize=True)
     np.testing.assert_allclose(ri.statistic, path.estimates / path.std_errors, rtol=1e-10)

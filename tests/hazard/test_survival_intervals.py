@@ -72,7 +72,7 @@ def test_intervals_and_difference_are_consistent() -> None:
     s1 = pred.filter(pl.col("arm") == 1)["survival"].to_numpy()
     np.testing.assert_allclose(diff["difference"].to_numpy(), s1 - s0, rtol=1e-12)
     z = scipy.stats.norm.ppf(0.95)
-    width = (diff["ci_high"] - diff["ci_low"]).to_numpy()
+    width = (diff["conf_high"] - diff["conf_low"]).to_numpy()
     np.testing.assert_allclose(width, 2 * z * diff["std_error"].to_numpy(), rtol=1e-12)
     with pytest.raises(InputError, match="level"):
         res.predict_survival(level=1.5)
@@ -124,7 +124,9 @@ def test_intervals_cover_the_true_standardised_survival(link, cov_type, teams_pe
             low, high = p["survival_low"].to_numpy()[idx], p["survival_high"].to_numpy()[idx]
             hits[arm] += (low <= truth[arm][idx]) & (truth[arm][idx] <= high)
         d = truth[1][idx] - truth[0][idx]
-        hits[2] += (diff["ci_low"].to_numpy()[idx] <= d) & (d <= diff["ci_high"].to_numpy()[idx])
+        hits[2] += (diff["conf_low"].to_numpy()[idx] <= d) & (
+            d <= diff["conf_high"].to_numpy()[idx]
+        )
     lo, hi = binomial_band(0.95, R_COVERAGE, 0.01 / hits.size)
     coverage = hits / R_COVERAGE
     assert np.all(coverage >= lo), (coverage, lo)

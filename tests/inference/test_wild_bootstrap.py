@@ -85,8 +85,8 @@ def test_many_outcomes_equal_one_at_a_time(trial):
         one = wild_cluster_bootstrap(trial.y[:, w], trial.d, trial.Z, trial.teams, B=199, seed=2)
         np.testing.assert_allclose(res.t_boot[:, w], one.t_boot[:, 0], rtol=1e-10)
         np.testing.assert_allclose(
-            [res.p_value[w], res.ci_low[w], res.ci_high[w]],
-            [one.p_value[0], one.ci_low[0], one.ci_high[0]],
+            [res.p_value[w], res.conf_low[w], res.conf_high[w]],
+            [one.p_value[0], one.conf_low[0], one.conf_high[0]],
             rtol=1e-10,
         )
 
@@ -113,20 +113,20 @@ def test_ci_ends_are_where_the_shifted_test_stops_rejecting(trial, p_type):
             y - tau0 * trial.d, trial.d, trial.Z, trial.teams, B=399, seed=4, p_type=p_type
         )
 
-    for end, outward in ((res.ci_low[0], -1.0), (res.ci_high[0], 1.0)):
+    for end, outward in ((res.conf_low[0], -1.0), (res.conf_high[0], 1.0)):
         assert np.isfinite(end)
         eps = 1e-5 * res.std_error[0]
         inside = shifted_test(end - outward * eps)
         outside = shifted_test(end + outward * eps)
         assert inside.p_value[0] > alpha >= outside.p_value[0]
-    assert res.ci_low[0] < res.estimate[0] < res.ci_high[0]
+    assert res.conf_low[0] < res.estimate[0] < res.conf_high[0]
 
 
 def test_infinite_interval_when_no_value_can_be_rejected(trial_factory):
     tr = trial_factory(seed=8, n_teams=4)  # 2^4 = 16 sign vectors: smallest p is 2/16 > 0.05
     res = wild_cluster_bootstrap(tr.y[:, 0], tr.d, tr.Z, tr.teams, B=999, seed=0)
     assert res.full_enumeration
-    assert res.ci_low[0] == -np.inf and res.ci_high[0] == np.inf
+    assert res.conf_low[0] == -np.inf and res.conf_high[0] == np.inf
 
 
 def test_unrestricted_percentile_t_interval(trial):
@@ -134,8 +134,8 @@ def test_unrestricted_percentile_t_interval(trial):
         trial.y, trial.d, trial.Z, trial.teams, B=299, seed=3, impose_null=False
     )
     crit = np.quantile(np.abs(res.t_boot), 0.95, axis=0)
-    np.testing.assert_allclose(res.ci_high - res.estimate, crit * res.std_error, rtol=1e-12)
-    np.testing.assert_allclose(res.estimate - res.ci_low, crit * res.std_error, rtol=1e-12)
+    np.testing.assert_allclose(res.conf_high - res.estimate, crit * res.std_error, rtol=1e-12)
+    np.testing.assert_allclose(res.estimate - res.conf_low, crit * res.std_error, rtol=1e-12)
 
 
 def test_redundant_intercept_is_dropped(trial):

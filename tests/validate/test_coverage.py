@@ -153,8 +153,8 @@ def test_checks_have_power_against_halved_se(reference_run: Validation) -> None:
     draws = reference_run.draws.filter(
         pl.col("estimator") == "ITT, CRV1"
     ).with_columns(  # same centre, half the width: a CI built from SE/2
-        (pl.col("estimate") - (pl.col("estimate") - pl.col("ci_low")) / 2).alias("ci_low"),
-        (pl.col("estimate") + (pl.col("ci_high") - pl.col("estimate")) / 2).alias("ci_high"),
+        (pl.col("estimate") - (pl.col("estimate") - pl.col("conf_low")) / 2).alias("conf_low"),
+        (pl.col("estimate") + (pl.col("conf_high") - pl.col("estimate")) / 2).alias("conf_high"),
     )
     failed = _failures(summarise(draws))
     assert len(failed) == summarise(draws).height

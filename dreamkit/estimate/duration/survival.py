@@ -31,7 +31,7 @@ from dreamkit.estimate.duration.person_period import duration_arrays, require_co
 class KaplanMeierResult:
     """Kaplan-Meier curves by group, with the log-rank test across groups.
 
-    ``curves``: group, week, survival, ci_low, ci_high, at_risk (start of the week), events,
+    ``curves``: group, week, survival, conf_low, conf_high, at_risk (start of the week), events,
     censored; one row per group and week 0..max. ``logrank``: statistic, df, p_value (``None``
     with a single group).
     """
@@ -78,8 +78,8 @@ def kaplan_meier(
                     "group": np.full(weeks.size, str(g)),
                     "week": weeks,
                     "survival": km.survival_function_.to_numpy()[:, 0],
-                    "ci_low": ci[:, 0],
-                    "ci_high": ci[:, 1],
+                    "conf_low": ci[:, 0],
+                    "conf_high": ci[:, 1],
                     "at_risk": at_risk.astype(np.int64),
                     "events": ev.astype(np.int64),
                     "censored": cens.astype(np.int64),
@@ -149,8 +149,8 @@ def cox(
             "estimate": summ["coef"].to_numpy(),
             "std_error": summ["se(coef)"].to_numpy(),
             "p_value": summ["p"].to_numpy(),
-            "ci_low": summ[lo].to_numpy(),
-            "ci_high": summ[hi].to_numpy(),
+            "conf_low": summ[lo].to_numpy(),
+            "conf_high": summ[hi].to_numpy(),
             "hazard_ratio": np.exp(summ["coef"].to_numpy()),
             "hazard_ratio_low": np.exp(summ[lo].to_numpy()),
             "hazard_ratio_high": np.exp(summ[hi].to_numpy()),

@@ -221,8 +221,8 @@ def survival_difference(
     result: HazardResult, periods: int | None = None, level: float = 0.95
 ) -> pl.DataFrame:
     """:math:`\\bar S_1(t) - \\bar S_0(t)` with its delta-method SE, normal interval and
-    two-sided p-value. Columns: ``period``, ``difference``, ``std_error``, ``ci_low``,
-    ``ci_high``, ``p_value``."""
+    two-sided p-value. Columns: ``period``, ``difference``, ``std_error``, ``conf_low``,
+    ``conf_high``, ``p_value``."""
     z, weeks = _z(level), _periods(result, periods)
     _warn_if_few_teams(result)
     _, s0, g0 = arm_survival(result, 0, weeks)
@@ -233,8 +233,8 @@ def survival_difference(
             "period": weeks,
             "difference": diff,
             "std_error": se,
-            "ci_low": diff - z * se,
-            "ci_high": diff + z * se,
+            "conf_low": diff - z * se,
+            "conf_high": diff + z * se,
             "p_value": 2 * scipy.stats.norm.sf(np.abs(diff) / se),
         }
     )

@@ -96,7 +96,7 @@ def balance(
             (count in column ``n_dropped``); the joint test uses rows with all known.
         ri_draws: randomisation draws for the joint test (0 skips it).
 
-    Table columns: sample, term, variable, estimate, std_error, ci_low, ci_high, p_value,
+    Table columns: sample, term, variable, estimate, std_error, conf_low, conf_high, p_value,
     n_obs, n_clusters, control_mean, treated_mean, star, p_holm, p_bh, n_dropped.
     """
     if not variables:

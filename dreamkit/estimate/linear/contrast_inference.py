@@ -329,8 +329,8 @@ def family_wild_bootstrap(family: ContrastFamily, **kwargs: Any) -> pl.DataFrame
             keys,
             res.estimate,
             res.p_value,
-            res.ci_low,
-            res.ci_high,
+            res.conf_low,
+            res.conf_high,
             bootstrap_method(res),
             res.n_boot,
         )
@@ -350,7 +350,7 @@ def family_randomization(family: ContrastFamily, **kwargs: Any) -> pl.DataFrame:
     """Randomisation test of every contrast of ``family`` with one set of allocations
     (:func:`contrast_randomization`; ``kwargs`` go to
     :func:`dreamkit.inference.randomization_inference`). Rows as
-    :func:`family_wild_bootstrap` (ci_low, ci_high NaN), ``p_romano_wolf`` from the joint
+    :func:`family_wild_bootstrap` (conf_low, conf_high NaN), ``p_romano_wolf`` from the joint
     draws."""
     keys: dict[str, list[Any]] = {}
     for design, contrasts in family:
@@ -388,13 +388,13 @@ def inference_table(
     keys: Mapping[str, Sequence[Any]],
     estimate: ArrayLike,
     p_value: ArrayLike,
-    ci_low: ArrayLike | None,
-    ci_high: ArrayLike | None,
+    conf_low: ArrayLike | None,
+    conf_high: ArrayLike | None,
     method: str,
     draws: int,
     extra: Mapping[str, ArrayLike] | None = None,
 ) -> pl.DataFrame:
-    """Tidy rows: the key columns, then estimate, p_value, ci_low, ci_high (NaN when the method
+    """Tidy rows: the key columns, then estimate, p_value, conf_low, conf_high (NaN when the method
     gives no interval), method, draws, and ``extra`` columns."""
     est = np.asarray(estimate, dtype=np.float64).reshape(-1)
     nan = np.full(est.shape[0], np.nan)
@@ -402,8 +402,10 @@ def inference_table(
     cols |= {
         "estimate": est,
         "p_value": np.asarray(p_value, dtype=np.float64).reshape(-1),
-        "ci_low": nan if ci_low is None else np.asarray(ci_low, dtype=np.float64).reshape(-1),
-        "ci_high": nan if ci_high is None else np.asarray(ci_high, dtype=np.float64).reshape(-1),
+        "conf_low": nan if conf_low is None else np.asarray(conf_low, dtype=np.float64).reshape(-1),
+        "conf_high": nan
+        if conf_high is None
+        else np.asarray(conf_high, dtype=np.float64).reshape(-1),
         "method": [method] * est.shape[0],
         "draws": np.full(est.shape[0], draws, dtype=np.int64),
     }

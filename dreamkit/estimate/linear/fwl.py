@@ -99,7 +99,8 @@ class FWLFit:
     def inference(
         self, level: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """(p_value, ci_low, ci_high), each (m, W), from t with :attr:`df` degrees of freedom."""
+        """(p_value, conf_low, conf_high), each (m, W), from t with :attr:`df` degrees of
+        freedom."""
         se = self.std_error
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.coef / se

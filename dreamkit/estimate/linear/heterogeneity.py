@@ -81,7 +81,7 @@ class GridResult(EstimateResult):
         Same seed, hence the same team weights, for every cut-off: ``p_romano_wolf`` adjusts
         across all rows (cut-offs x outcomes) from the joint bootstrap t's. Rows sorted as
         :attr:`table`. Columns: cutoff,
-        outcome, estimate, p_value, ci_low, ci_high (test inversion at ``level``, default the
+        outcome, estimate, p_value, conf_low, conf_high (test inversion at ``level``, default the
         grid's), method, draws, p_romano_wolf.
         """
         return family_wild_bootstrap(
@@ -105,7 +105,7 @@ class GridResult(EstimateResult):
         The allocation is re-drawn within teams (each team keeps its number treated) and the
         statistic is the estimated contrast; one set of allocations serves every cut-off and
         outcome, so ``p_romano_wolf`` adjusts across all rows from the joint draws. Columns as
-        :meth:`wild_cluster_bootstrap` (ci_low, ci_high are NaN).
+        :meth:`wild_cluster_bootstrap` (conf_low, conf_high are NaN).
         """
         return family_randomization(
             self._family(), n_draws=n_draws, seed=seed, exact_if_at_most=exact_if_at_most
@@ -134,7 +134,7 @@ def selfefficacy_grid(
     """Model (3) for every cut-off in ``cutoffs`` (low = score 0..c, high = c+1..24).
 
     Table columns: cutoff, group ("low", "high", "low - high"), group_range ("0-6", ...),
-    term, outcome, estimate, std_error, ci_low, ci_high, p_value, n_obs, n_clusters,
+    term, outcome, estimate, std_error, conf_low, conf_high, p_value, n_obs, n_clusters,
     control_mean, group_share. Plot effect against cut-off from the "low"/"high" rows.
     A cell (group x arm) with fewer than ``min_cell`` persons is an error. The returned
     :class:`GridResult` also offers ``.wild_cluster_bootstrap()`` and

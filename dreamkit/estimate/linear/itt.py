@@ -186,7 +186,7 @@ def effect_path(
         missing: ``"raise"`` (default) or ``"drop"`` (listwise, recorded in the result).
 
     Returns a :class:`PathResult`: table columns term, outcome, week, estimate, std_error,
-    ci_low, ci_high, p_value, n_obs, n_clusters, control_mean.
+    conf_low, conf_high, p_value, n_obs, n_clusters, control_mean.
     """
     sample = prepare_sample(
         data,

@@ -109,7 +109,7 @@ class PeerResult(EstimateResult):
         Each single coefficient or contrast is the coefficient of one regressor after
         reparametrisation; the same seed (so the same team weights) serves every contrast, and
         ``p_romano_wolf`` adjusts across all rows (versions x contrasts x outcomes). Columns:
-        version, contrast, outcome, estimate, p_value, ci_low, ci_high, method, draws,
+        version, contrast, outcome, estimate, p_value, conf_low, conf_high, method, draws,
         p_romano_wolf.
         """
         return family_wild_bootstrap(
@@ -129,7 +129,7 @@ class PeerResult(EstimateResult):
         The allocation is re-drawn within teams (each keeps its number treated; cells are
         baseline attributes and stay fixed); the statistic is the estimated effect or
         contrast. One set of allocations serves all rows, so ``p_romano_wolf`` adjusts across
-        them from the joint draws. Columns as :meth:`wild_cluster_bootstrap` (ci_low, ci_high
+        them from the joint draws. Columns as :meth:`wild_cluster_bootstrap` (conf_low, conf_high
         NaN).
         """
         return family_randomization(
@@ -168,7 +168,7 @@ def peer_effects(
     """Model (4), both versions. The peer share is computed on the analysed sample's teams.
 
     Table columns: version ("four-cell", "restricted"), group (cell), term, outcome,
-    estimate, std_error, ci_low, ci_high, p_value, n_obs, n_clusters, control_mean,
+    estimate, std_error, conf_low, conf_high, p_value, n_obs, n_clusters, control_mean,
     group_share; plus ``peer_threshold`` (the median used). The returned :class:`PeerResult`
     also offers ``.wild_cluster_bootstrap()`` and ``.randomization_inference()``.
     """

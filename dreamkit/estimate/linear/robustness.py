@@ -217,7 +217,7 @@ def stratum_interacted(
 ) -> EstimateResult:
     """Model (6): tau with treatment interacted with centred stratum dummies.
 
-    Table columns: term ("treated"), outcome, estimate, std_error, ci_low, ci_high, p_value,
+    Table columns: term ("treated"), outcome, estimate, std_error, conf_low, conf_high, p_value,
     n_obs, n_clusters, control_mean.
     """
     sample = prepare_sample(
@@ -354,7 +354,7 @@ def subgroups(
     (counted in ``n_dropped``).
 
     Table columns: group (column), level (1/0), label, term, outcome, estimate, std_error,
-    ci_low, ci_high, p_value, n_obs, n_clusters, control_mean, group_share, n_dropped,
+    conf_low, conf_high, p_value, n_obs, n_clusters, control_mean, group_share, n_dropped,
     dropped_covariates. The returned :class:`SubgroupsResult` adds
     ``.adjusted_pvalues()`` (Romano-Wolf / Westfall-Young, Holm, Benjamini-Hochberg).
     """

@@ -133,8 +133,8 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
                 ]
                 est = series.setdefault(group, ([], [], []))
                 est[0].append(r["estimate"])
-                est[1].append(r["ci_low"])
-                est[2].append(r["ci_high"])
+                est[1].append(r["conf_low"])
+                est[2].append(r["conf_high"])
             r = part.filter(pl.col("group") == "low - high").row(0, named=True)
             cells += [fmt_effect(r), *few_cluster.get((c, outcome), ("", ""))]
             share = part.filter(pl.col("group") == "low")["group_share"][0]
