@@ -280,6 +280,7 @@ class EstimateResult(Result):
     drop_reason: str | None = None
     notes: tuple[str, ...] = ()
     fits: Mapping[str, FWLFit] = field(default_factory=dict, repr=False)
+    fixed_effects: str | None = None
 
     family_columns: ClassVar[tuple[str, ...]] = (
         "outcome",
@@ -329,6 +330,7 @@ class EstimateResult(Result):
             "vcov_type": self.vcov_type,
             "df": float(dfs[0]) if len(dfs) == 1 else None,
             "log_likelihood": None,
+            "fixed_effects": self.fixed_effects,
             "n_estimates": self.table.height,
             "n_dropped": self.n_dropped,
         }

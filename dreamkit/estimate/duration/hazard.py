@@ -42,6 +42,7 @@ from dreamkit.estimate.duration.duration_dependence import (
 from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
 from dreamkit.estimate.results import Result
+from dreamkit.frames import accepts_pandas
 
 RATIO = {"logit": "odds_ratio", "cloglog": "hazard_ratio"}
 
@@ -209,6 +210,7 @@ class DiscreteTimeHazard:
         cl = data.cluster[row].astype(np.intp) if data.cluster is not None else None
         return BinomialCells(events, trials, tuple(factors), dense, names, cl, data.n_clusters)
 
+    @accepts_pandas("durations")
     def fit(
         self,
         durations: pl.DataFrame,
@@ -271,6 +273,7 @@ class DiscreteTimeHazard:
             min_clusters_per_stratum=_min_clusters_per_stratum(data),
         )
 
+    @accepts_pandas("person_periods")
     def fit_person_periods(
         self,
         person_periods: pl.DataFrame,

@@ -15,10 +15,11 @@ Results are polars tables with counts only; identifiers never leave this module.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 from dreamkit.errors import InputError
 from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
 from dreamkit.estimate.results import Result, check_level
+from dreamkit.frames import accepts_pandas
 
 
 @dataclass(frozen=True, repr=False)
@@ -144,6 +146,7 @@ class KaplanMeierResult(Result):
         return rows.pivot(on="week", index="group", values="at_risk", sort_columns=True)
 
 
+@accepts_pandas("data")
 def kaplan_meier(
     data: pl.DataFrame,
     *,
@@ -211,6 +214,7 @@ class CoxResult(Result):
     n_events: int
     cluster: str | None
     level: float = 0.95
+    frame: Any = field(default=None, repr=False)  # the pandas frame lifelines was fitted on
 
     @property
     def ratio_name(self) -> str:
@@ -250,10 +254,29 @@ class CoxResult(Result):
 
     @property
     def vcov(self) -> NDArray[np.float64]:
-        v = self.fitter.variance_matrix_
-        return np.asarray(v.loc[list(self.terms), list(self.terms)], dtype=np.float64)
+        """The covariance behind lifelines' reported standard errors: without a cluster the
+        inverse information; with one lifelines' cluster sandwich (per-cluster sums of its
+        delta-beta residuals), recomputed on the normalised design exactly as its ``fit`` does
+        (lifelines keeps only the diagonal; tests check that diagonal against its SEs)."""
+        names = list(self.fitter.params_.index)
+        idx = [names.index(t) for t in self.terms]
+        if self.cluster is None or self.frame is None:
+            v = np.asarray(self.fitter.variance_matrix_, dtype=np.float64)
+        else:
+            from lifelines import utils
+
+            f = self.fitter
+            x, t, e, w, _, _, _ = f._preprocess_dataframe(self.frame)
+            x_norm = pd.DataFrame(
+                utils.normalize(x.values, f._norm_mean.values, f._norm_std.values),
+                index=x.index,
+                columns=x.columns,
+            )
+            v = np.asarray(f._compute_sandwich_estimator(x_norm, t, e, w), dtype=np.float64)
+        return v[np.ix_(idx, idx)]
 
 
+@accepts_pandas("data")
 def cox(
     data: pl.DataFrame,
     *,
@@ -291,11 +314,12 @@ def cox(
             strata_arg = ["_stratum"]
     if cluster is not None:
         frame = frame.with_columns(data[cluster].rank("dense").cast(pl.Int64).alias("_cluster"))
+    pdf = frame.to_pandas()
     cph = CoxPHFitter(alpha=1 - level).fit(
-        frame.to_pandas(),
+        pdf,
         duration_col="_T",
         event_col="_E",
         strata=strata_arg,
         cluster_col="_cluster" if cluster is not None else None,
     )
-    return CoxResult(cph, tuple(cols), d.size, int(e.sum()), cluster, level)
+    return CoxResult(cph, tuple(cols), d.size, int(e.sum()), cluster, level, pdf)

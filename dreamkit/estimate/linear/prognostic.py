@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError, InputError
 from dreamkit.estimate.linear.design_matrix import require_columns, resolve_outcomes
+from dreamkit.frames import accepts_pandas
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def tobit(y: ArrayLike, x: ArrayLike, *, lower: float = 0.0, upper: float = 1.0)
     return TobitFit(res.x, cov, ll, len(yv), n_lower, n_upper, converged)
 
 
+@accepts_pandas("data")
 def prognostic_selection(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],

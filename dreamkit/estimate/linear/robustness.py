@@ -53,6 +53,7 @@ from dreamkit.estimate.linear.design_matrix import (
 from dreamkit.estimate.linear.fwl import fit_fwl
 from dreamkit.estimate.linear.itt import PathResult, effect_path, fit_sample
 from dreamkit.estimate.results import EstimateResult, fit_rows
+from dreamkit.frames import accepts_pandas
 from dreamkit.inference import (
     WildBootstrapResult,
     control_basis,
@@ -177,6 +178,7 @@ class _JointStatistic:
         return np.hstack([stat(allocations[:, pos]) for pos, stat in self._parts])
 
 
+@accepts_pandas("data")
 def no_covariates(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -203,6 +205,7 @@ def no_covariates(
     )
 
 
+@accepts_pandas("data")
 def stratum_interacted(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -266,6 +269,7 @@ def stratum_interacted(
     )
 
 
+@accepts_pandas("data")
 def group_level(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -331,6 +335,7 @@ def group_level(
     )
 
 
+@accepts_pandas("data")
 def subgroups(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -438,6 +443,7 @@ def subgroups(
     )
 
 
+@accepts_pandas("data")
 def waiting_time_split(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
