@@ -72,12 +72,17 @@ _FACE: dict[str, str] = {
     # tables and the report
     "etable": "dreamkit.report.etable",
     "load_config": "dreamkit.config",
+    "parse_config": "dreamkit.config",
     "run_report": "dreamkit.pipeline",
     # validation and large registers
     "validate": "dreamkit.validate",
     "partition_register": "dreamkit.chunked",
     "chunked_outcomes": "dreamkit.chunked",
     "convert_sas": "dreamkit.chunked",
+    "fwl_statistic": "dreamkit.inference",
+    "bootstrap_sup_t_band": "dreamkit.inference",
+    "chunked_person_periods": "dreamkit.chunked",
+    "markdown_table": "dreamkit.validate",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -108,8 +113,10 @@ __all__ = [
     "TrueEffects",
     "adjust_pvalues",
     "balance",
+    "bootstrap_sup_t_band",
     "build_outcomes",
     "chunked_outcomes",
+    "chunked_person_periods",
     "convert_sas",
     "cox",
     "effect_path",
@@ -117,6 +124,7 @@ __all__ = [
     "expand_person_periods",
     "expand_spells",
     "feols",
+    "fwl_statistic",
     "group_level",
     "hazard",
     "intervals",
@@ -124,7 +132,9 @@ __all__ = [
     "load_config",
     "log_polynomial",
     "long_to_wide",
+    "markdown_table",
     "no_covariates",
+    "parse_config",
     "partition_register",
     "peer_effects",
     "peer_low_share",
@@ -183,7 +193,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
     from dreamkit.chunked import chunked_outcomes, convert_sas, partition_register
-    from dreamkit.config import load_config
+    from dreamkit.config import load_config, parse_config
     from dreamkit.design import peer_low_share, uwses_total, validate_trial
     from dreamkit.errors import (
         ColumnNotFoundError,

@@ -207,12 +207,14 @@ def _effect_path_formula(
     cluster = spec.cluster or DEFAULT_CLUSTER
     keys = [c for c in (treat, fe, cluster) if c]
     require(frame, keys, "column")
+    used = list(dict.fromkeys([*outcomes, *parsed.variables, *keys]))
+    frame = frame.select(used)
     covariates: tuple[str, ...] = ()
     n_dropped, reason = 0, None
     if rest:
-        frame, n_dropped, reason = _complete_rows(
-            frame, [*outcomes, *parsed.variables, *keys], missing
-        )
+        # "raise": the engine checks the outcomes; the covariates must be complete here
+        check = used if missing == "drop" else [*parsed.variables, *keys]
+        frame, n_dropped, reason = _complete_rows(frame, check, missing)
         des = design(parsed, frame).without([str(t) for t in terms if t not in rest])
         frame = _with_design(frame, des)
         covariates = des.names

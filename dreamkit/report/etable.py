@@ -124,7 +124,9 @@ def etable(
     Args:
         models: fitted dreamkit results (anything with the result protocol).
         names: column headers (default ``(1)``, ``(2)``, ...).
-        keep, drop: regular expressions matched against the row labels (``re.search``).
+        keep: regular expressions; only rows whose label matches one are kept
+            (``re.search``).
+        drop: regular expressions; rows whose label matches one are dropped.
         uncertainty: ``"se"`` (standard error in parentheses) or ``"ci"`` (interval at
             ``level`` in brackets).
         stars: significance stars (* p < 0.1, ** p < 0.05, *** p < 0.01), off by default.

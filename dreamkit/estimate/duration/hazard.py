@@ -424,7 +424,7 @@ class HazardResult(Result):
         return {
             "n_obs": self.n_person_periods,
             "n_clusters": g.n_clusters,
-            "vcov_type": g.cov_type,
+            "vcov_type": f"CRV1 ({self.model.cluster})" if g.cov_type == "CRV1" else g.cov_type,
             "df": None,
             "log_likelihood": g.log_likelihood,
             "link": g.link,
