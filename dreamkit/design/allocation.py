@@ -1,0 +1,289 @@
+r"""Seeded stratified pairwise allocation for small trials, with an allocation log.
+
+The procedure (a municipal pilot's, made reproducible):
+
+1. **Strata** are the distinct combinations of the baseline columns ``strata`` (e.g. sex x
+   age group x immigrant background).
+2. **Random order.** Every eligible person gets a uniform random number :math:`u_i` (one draw
+   per person in input order from ``numpy.random.default_rng(seed)``) and is sorted by it
+   within the stratum.
+3. **Pairs.** Within a stratum, persons are taken in that order, two at a time; each pair is
+   split between the arms at random (one fair coin per pair: the first person of the pair gets
+   ``treated = c``, the second ``1 - c``). Strata are processed in sorted order.
+4. **Decliners.** A person in ``declined`` who is drawn into a pair declines; the next unused
+   person of the same stratum takes the decliner's place (the same pair and arm), and so on
+   until someone accepts or the stratum is exhausted. Pairs are formed sequentially, so the
+   replacement is the person who would otherwise have opened the next pair; later pairs shift
+   by one person (as when persons are approached in list order).
+5. **How many pairs.** ``n_pairs=None`` pairs everybody (until the stratum is used up);
+   an int (per stratum) or a mapping stratum label -> pairs stops earlier and leaves the rest
+   as the stratum's reserve.
+
+The persons table gets ``stratum`` (label), ``order`` (rank within the stratum), ``pair``
+(1.. over all strata), ``treated`` (0/1; null when not allocated) and ``status`` (one of
+``allocated``, ``replacement``, ``declined``, ``reserve``, ``unpaired``). Every step goes into
+the **allocation log** (``step, stratum, pair, treated, event, order`` and the person's id):
+the audit trail of the allocation list. The log carries the user's own identifiers because it
+is the user's own file (keep it where the trial data are kept); dreamkit's messages and warnings
+never print identifiers.
+
+**Bad input.** An odd person left without a pair (including a stratum of one person) raises
+:class:`~dreamkit.errors.TrialDesignError` by default; ``odd="reserve"`` instead leaves that
+person unallocated (status ``unpaired``, logged) with a :class:`~dreamkit.errors.DreamkitWarning`.
+A decliner whom nobody can replace leaves an incomplete pair: warned and logged
+(``no replacement``); paired analyses drop incomplete pairs and count them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from dreamkit.design import columns as C
+from dreamkit.errors import (
+    ColumnNotFoundError,
+    DreamkitWarning,
+    DuplicateError,
+    EmptyInputError,
+    InputError,
+    TrialDesignError,
+)
+
+Odd = Literal["error", "reserve"]
+EVENTS = ("allocated", "declined", "replacement", "unpaired", "no replacement")
+STRATUM, ORDER, PAIR, STATUS = "stratum", "order", "pair", "status"
+
+
+@dataclass(frozen=True, eq=False)
+class PairwiseAllocation:
+    """Result of :func:`pairwise_allocation`.
+
+    Attributes:
+        persons: the input rows with ``stratum``, ``order``, ``pair``, ``treated``, ``status``.
+        log: the allocation log, one row per event in the order they happened.
+        seed: the seed used.
+        id_column: the name of the identifier column (in ``persons`` and ``log``).
+    """
+
+    persons: pl.DataFrame
+    log: pl.DataFrame
+    seed: int
+    id_column: str
+
+    def __repr__(self) -> str:
+        counts = self.persons[STATUS].value_counts(sort=True)
+        parts = ", ".join(f"{s} {n}" for s, n in counts.iter_rows())
+        n_pairs = self.persons[PAIR].drop_nulls().n_unique()
+        return f"PairwiseAllocation(seed={self.seed}, {n_pairs} pairs; {parts})"
+
+    @property
+    def allocated(self) -> pl.DataFrame:
+        """The persons who took part (status ``allocated`` or ``replacement``)."""
+        return self.persons.filter(pl.col(C.TREATED).is_not_null())
+
+    def write_log(self, path: str | Path) -> None:
+        """Write the allocation log as CSV (it holds identifiers: the user's own file)."""
+        self.log.write_csv(Path(path))
+
+
+def _labels(frame: pl.DataFrame, strata: Sequence[str]) -> pl.Series:
+    if not strata:
+        return pl.Series(STRATUM, ["all"] * frame.height, dtype=pl.String)
+    parts = [pl.lit(f"{c}=") + pl.col(c).cast(pl.String) for c in strata]
+    return frame.select(pl.concat_str(parts, separator=", ").alias(STRATUM))[STRATUM]
+
+
+def pairwise_allocation(
+    persons: Any,
+    strata: Sequence[str],
+    *,
+    seed: int,
+    id_column: str = C.PERSON,
+    n_pairs: int | Mapping[str, int] | None = None,
+    declined: Iterable[Any] | pl.Series | None = None,
+    odd: Odd = "error",
+) -> PairwiseAllocation:
+    """Stratified pairwise allocation with replacement of decliners (module docstring).
+
+    Args:
+        persons: eligible persons, one row each (polars or pandas), with ``id_column`` and the
+            ``strata`` columns.
+        strata: baseline columns whose combinations are the strata (empty: one stratum).
+        seed: seed of ``numpy.random.default_rng``; the same input and seed give the same
+            allocation and log.
+        id_column: the identifier column (never printed in messages).
+        n_pairs: pairs per stratum: None = as many as the stratum allows; an int (the same in
+            every stratum) or a mapping stratum label (``"sex=F, young=1"``) -> pairs (strata
+            not in the mapping are paired fully).
+        declined: identifiers of persons who decline when drawn (replaced by the next person).
+        odd: ``"error"`` (default) raises :class:`TrialDesignError` when a person is left
+            without a pair; ``"reserve"`` leaves the person unallocated and warns.
+    """
+    frame = persons if isinstance(persons, pl.DataFrame) else pl.from_pandas(persons)
+    if odd not in ("error", "reserve"):
+        raise InputError(f"odd must be 'error' or 'reserve', got {odd!r}.")
+    for col in [id_column, *strata]:
+        if col not in frame.columns:
+            raise ColumnNotFoundError(
+                f"pairwise_allocation needs column {col!r}; the table's columns are "
+                f"{frame.columns}."
+            )
+        if frame[col].null_count():
+            raise InputError(
+                f"column {col!r} has {frame[col].null_count()} missing value(s); fill them (a "
+                "stratum needs every baseline value) or exclude those persons first."
+            )
+    if frame.height == 0:
+        raise EmptyInputError("no eligible persons; pass at least two.")
+    n_dup = frame.height - frame[id_column].n_unique()
+    if n_dup:
+        raise DuplicateError(f"column {id_column!r} has {n_dup} duplicated person(s).")
+    clash = [c for c in (STRATUM, ORDER, PAIR, C.TREATED, STATUS) if c in frame.columns]
+    if clash:
+        raise InputError(f"the table already has column(s) {clash}; rename or drop them.")
+    ids = frame[id_column]
+    declines = np.zeros(frame.height, dtype=bool)
+    if declined is not None:
+        dec = pl.Series(
+            "declined", list(declined) if not isinstance(declined, pl.Series) else declined
+        )
+        if dec.len():
+            dec = dec.cast(ids.dtype, strict=False)
+            unknown = int((~dec.is_in(ids.implode())).sum())
+            if unknown:
+                raise InputError(
+                    f"{unknown} identifier(s) in declined are not among the eligible persons; "
+                    "pass only eligible persons' ids (check the id type)."
+                )
+            declines = ids.is_in(dec.implode()).to_numpy()
+    rng = np.random.default_rng(seed)
+    u = rng.random(frame.height)
+    label = _labels(frame, strata)
+    names = sorted(label.unique().to_list())
+    if isinstance(n_pairs, Mapping):
+        unknown_strata = set(n_pairs) - set(names)
+        if unknown_strata:
+            raise InputError(
+                f"n_pairs names stratum/strata {sorted(unknown_strata)} that do not occur; the "
+                f"strata are {names}."
+            )
+    lab = label.to_numpy()
+    order = np.zeros(frame.height, dtype=np.int64)
+    pair = np.full(frame.height, -1, dtype=np.int64)
+    arm = np.full(frame.height, -1, dtype=np.int64)
+    status = np.full(frame.height, "reserve", dtype=object)
+    log: list[tuple[str, int | None, int | None, str, int, int]] = []  # stratum..row
+    next_pair = 1
+    for name in names:
+        members = np.flatnonzero(lab == name)
+        members = members[np.argsort(u[members], kind="stable")]
+        order[members] = np.arange(1, members.size + 1)
+        want = n_pairs.get(name) if isinstance(n_pairs, Mapping) else n_pairs
+        if want is not None and (not isinstance(want, int) or want < 0):
+            raise InputError(f"n_pairs for stratum {name!r} is {want!r}; give an int >= 0.")
+        if want is not None and 2 * want > members.size:
+            raise TrialDesignError(
+                f"stratum {name!r} has {members.size} person(s) but {want} pair(s) were asked "
+                "for; ask for fewer pairs or merge strata."
+            )
+        if want is None and members.size == 1:
+            _odd(
+                odd,
+                f"stratum {name!r} has a single person, who cannot form a pair; merge this "
+                "stratum with a neighbouring one (fewer stratum columns or coarser groups), or "
+                "pass odd='reserve' to leave the person unallocated.",
+            )
+        pos = 0
+        made = 0
+        while (want is None and pos < members.size) or (want is not None and made < want):
+            if want is None and members.size - pos == 1:
+                i = members[pos]
+                pos += 1
+                if members.size > 1:
+                    _odd(
+                        odd,
+                        f"stratum {name!r}: one person is left without a pair (an odd number "
+                        "of persons); pass n_pairs to keep the rest as a reserve, merge strata, "
+                        "or pass odd='reserve' to leave the person unallocated.",
+                    )
+                status[i] = "unpaired"
+                log.append((name, None, None, "unpaired", int(order[i]), int(i)))
+                break
+            coin = int(rng.integers(0, 2))
+            slots = [(members[pos], coin), (members[pos + 1], 1 - coin)]
+            pos += 2
+            p = next_pair
+            next_pair += 1
+            made += 1
+            for i, a in slots:
+                log.append((name, p, a, "allocated", int(order[i]), int(i)))
+            for i, a in slots:
+                current = i
+                kind = "allocated"
+                while declines[current]:
+                    status[current] = "declined"
+                    log.append((name, p, a, "declined", int(order[current]), int(current)))
+                    if pos >= members.size:
+                        warnings.warn(
+                            f"stratum {name!r}, pair {p}: a decliner could not be replaced "
+                            "(the stratum is used up); the pair is incomplete and paired "
+                            "tests will drop it. Recruit more persons or merge strata.",
+                            DreamkitWarning,
+                            stacklevel=2,
+                        )
+                        log.append((name, p, a, "no replacement", 0, -1))
+                        current = -1
+                        break
+                    current = members[pos]
+                    pos += 1
+                    kind = "replacement"
+                    log.append((name, p, a, "replacement", int(order[current]), int(current)))
+                if current >= 0:
+                    status[current] = kind
+                    pair[current] = p
+                    arm[current] = a
+    id_values = ids.to_list()
+    log_ids = pl.Series(
+        id_column, [id_values[r[5]] if r[5] >= 0 else None for r in log], dtype=ids.dtype
+    )
+    log_frame = pl.DataFrame(
+        {
+            "step": np.arange(1, len(log) + 1, dtype=np.int64),
+            STRATUM: [r[0] for r in log],
+            PAIR: [r[1] for r in log],
+            C.TREATED: [r[2] for r in log],
+            "event": [r[3] for r in log],
+            ORDER: [r[4] if r[5] >= 0 else None for r in log],
+            id_column: log_ids,
+        },
+        schema_overrides={PAIR: pl.Int32, C.TREATED: pl.Int8, ORDER: pl.Int32},
+    )
+    out = frame.with_columns(
+        label.alias(STRATUM),
+        pl.Series(ORDER, order, dtype=pl.Int32),
+        pl.Series(PAIR, np.where(pair > 0, pair, 0), dtype=pl.Int32),
+        pl.Series(C.TREATED, np.where(arm >= 0, arm, 0), dtype=pl.Int8),
+        pl.Series(STATUS, status.tolist(), dtype=pl.String),
+    ).with_columns(
+        pl.when(pl.Series(pair > 0)).then(pl.col(PAIR)).otherwise(None).alias(PAIR),
+        pl.when(pl.Series(arm >= 0)).then(pl.col(C.TREATED)).otherwise(None).alias(C.TREATED),
+    )
+    return PairwiseAllocation(out, log_frame, seed, id_column)
+
+
+def _odd(odd: Odd, message: str) -> None:
+    if odd == "error":
+        raise TrialDesignError(message)
+    head = message.split(";")[0]
+    warnings.warn(
+        f"{head}; the person is left unallocated (status 'unpaired', logged). To pair them, "
+        "merge strata or recruit another person of the stratum.",
+        DreamkitWarning,
+        stacklevel=3,
+    )

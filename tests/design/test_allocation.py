@@ -1,0 +1,144 @@
+"""Stratified pairwise allocation: the procedure's invariants, decliners, bad input, the log."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+from dreamkit.design.allocation import pairwise_allocation
+from dreamkit.errors import DreamkitWarning, InputError, TrialDesignError
+
+
+def eligible(n: int = 40, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "person_id": rng.choice(10**9, n, replace=False) + 10**9,
+            "sex": rng.choice(["F", "M"], n),
+            "young": rng.integers(0, 2, n),
+        }
+    )
+
+
+def even(frame: pl.DataFrame) -> pl.DataFrame:
+    """Drop one person from every odd-sized stratum (so everyone can be paired)."""
+    counts = frame.group_by("sex", "young").len()
+    odd = counts.filter(pl.col("len") % 2 == 1)
+    drop = [
+        frame.filter((pl.col("sex") == s) & (pl.col("young") == y))["person_id"][0]
+        for s, y, _ in odd.iter_rows()
+    ]
+    return frame.filter(~pl.col("person_id").is_in(drop))
+
+
+def test_pairs_are_split_within_strata_and_reproducible() -> None:
+    frame = even(eligible())
+    a = pairwise_allocation(frame, ["sex", "young"], seed=7)
+    b = pairwise_allocation(frame, ["sex", "young"], seed=7)
+    assert a.persons.equals(b.persons) and a.log.equals(b.log)
+    c = pairwise_allocation(frame, ["sex", "young"], seed=8)
+    assert not a.persons["treated"].equals(c.persons["treated"])
+    p = a.persons
+    assert p["treated"].null_count() == 0 and (p["status"] == "allocated").all()
+    per_pair = p.group_by("pair").agg(
+        pl.len(), pl.col("treated").sum().alias("t"), pl.col("stratum").n_unique().alias("s")
+    )
+    assert (
+        (per_pair["len"] == 2).all() and (per_pair["t"] == 1).all() and (per_pair["s"] == 1).all()
+    )
+    # pairs are consecutive persons in the random order of their stratum
+    for _, group in p.sort("order").group_by("stratum"):
+        orders = group.sort("order")
+        pairs = orders["pair"].to_list()
+        assert pairs[0::2] == pairs[1::2]
+    # the log records one 'allocated' event per person, no declines
+    assert a.log.height == p.height and (a.log["event"] == "allocated").all()
+
+
+def test_arms_are_fair_coins() -> None:
+    frame = even(eligible(20, seed=3))
+    treated = np.array(
+        [
+            pairwise_allocation(frame, ["sex"], seed=s).persons["treated"].to_numpy()
+            for s in range(400)
+        ]
+    )
+    share = treated.mean(axis=0)
+    # each person's share treated: binomial(400, 1/2), sd 0.025; 5 sd bound for all persons
+    assert np.all(np.abs(share - 0.5) < 0.125)
+    assert abs(treated.mean() - 0.5) < 1e-12  # exactly half in every draw
+
+
+def test_decliner_is_replaced_by_next_person_of_stratum() -> None:
+    frame = eligible(30, seed=4)
+    base = pairwise_allocation(frame, ["sex"], seed=1, n_pairs=5)
+    first = base.persons.filter(pl.col("pair") == 1).sort("order")
+    decliner = first["person_id"][0]
+    stratum = first["stratum"][0]
+    # the next person in the stratum's random order (order 3): pairs are formed sequentially,
+    # so later pairs shift by one and the reserve shrinks by one
+    same = base.persons.filter(pl.col("stratum") == stratum)
+    nxt = same.filter(pl.col("order") == 3)["person_id"][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = pairwise_allocation(frame, ["sex"], seed=1, n_pairs=5, declined=[decliner])
+    p = a.persons
+    row = p.filter(pl.col("person_id") == nxt)
+    assert row["status"][0] == "replacement"
+    assert row["pair"][0] == 1 and row["treated"][0] == first["treated"][0]
+    dec = p.filter(pl.col("person_id") == decliner)
+    assert dec["status"][0] == "declined" and dec["treated"][0] is None
+    events = a.log.filter(pl.col("pair") == 1)["event"].to_list()
+    assert events.count("declined") == 1 and events.count("replacement") == 1
+    # the log's replacement row carries the next person's id (the user's own file)
+    assert a.log.filter(pl.col("event") == "replacement")["person_id"][0] == nxt
+
+
+def test_odd_person_and_stratum_of_one() -> None:
+    frame = eligible(9, seed=2)
+    with pytest.raises(TrialDesignError, match=r"without a pair|single person") as err:
+        pairwise_allocation(frame, ["sex"], seed=0)
+    for pid in frame["person_id"].to_list():
+        assert str(pid) not in str(err.value)
+    with pytest.warns(DreamkitWarning, match="unallocated") as rec:
+        a = pairwise_allocation(frame, ["sex"], seed=0, odd="reserve")
+    for w in rec:
+        assert not any(str(pid) in str(w.message) for pid in frame["person_id"].to_list())
+    assert (a.persons["status"] == "unpaired").sum() >= 1
+    assert (
+        a.log.filter(pl.col("event") == "unpaired").height
+        == (a.persons["status"] == "unpaired").sum()
+    )
+    one = pl.DataFrame({"person_id": [1, 2, 3], "g": ["a", "a", "b"]})
+    with pytest.raises(TrialDesignError, match="single person"):
+        pairwise_allocation(one, ["g"], seed=0)
+
+
+def test_unreplaceable_decliner_and_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    frame = pl.DataFrame({"person_id": [11, 12, 13, 14], "g": ["a"] * 4})
+    with pytest.warns(DreamkitWarning, match="incomplete"):
+        a = pairwise_allocation(frame, ["g"], seed=0, declined=[11, 12, 13])
+    assert "no replacement" in a.log["event"].to_list()
+    assert a.allocated.height == 1
+    with pytest.raises(TrialDesignError, match="3 pair"):
+        pairwise_allocation(frame, ["g"], seed=0, n_pairs=3)
+    with pytest.raises(InputError, match="not among"):
+        pairwise_allocation(frame, ["g"], seed=0, declined=[99])
+    with pytest.raises(InputError, match="missing"):
+        pairwise_allocation(frame.with_columns(g=pl.lit(None, pl.String)), ["g"], seed=0)
+    with pytest.raises(Exception, match="'h'"):
+        pairwise_allocation(frame, ["h"], seed=0)
+    with pytest.raises(InputError, match="stratum"):
+        pairwise_allocation(frame, ["g"], seed=0, n_pairs={"g=b": 1})
+    # pandas in, CSV log out
+    b = pairwise_allocation(frame.to_pandas(), ["g"], seed=0, n_pairs={"g=a": 1})
+    assert b.allocated.height == 2 and (b.persons["status"] == "reserve").sum() == 2
+    path = tmp_path / "log.csv"
+    b.write_log(path)
+    back = pl.read_csv(path)
+    assert back.columns == ["step", "stratum", "pair", "treated", "event", "order", "person_id"]
+    assert back.height == b.log.height
+    assert "person_id" not in repr(b) and "11" not in repr(b)
