@@ -1,0 +1,54 @@
+"""Small trials: exact and asymptotic tests of 2 x k tables, McNemar for pairs, stratified
+tests, randomisation inference within pairs or strata, risk differences with Newcombe
+intervals, and the Shapiro-Wilk -> t / Wilcoxon convention for continuous outcomes; every
+variant labelled. Equations: ``docs/small-trials.md``.
+"""
+
+from dreamkit.estimate.smalltrial.contingency import (
+    TestResult,
+    cmh,
+    crosstab,
+    fisher,
+    fisher_2xk_pvalue,
+    mcnemar,
+    pearson,
+    stratified_exact,
+)
+from dreamkit.estimate.smalltrial.continuous import compare_continuous
+from dreamkit.estimate.smalltrial.randomisation import complete_pairs, randomisation_test
+from dreamkit.estimate.smalltrial.risk_difference import (
+    RiskDifferenceResult,
+    newcombe,
+    risk_difference,
+    wilson,
+)
+from dreamkit.estimate.smalltrial.tables import (
+    as_long,
+    compare_proportions,
+    horizon_tables,
+    proportions_table,
+    tests_frame,
+)
+
+__all__ = [
+    "RiskDifferenceResult",
+    "TestResult",
+    "as_long",
+    "cmh",
+    "compare_continuous",
+    "compare_proportions",
+    "complete_pairs",
+    "crosstab",
+    "fisher",
+    "fisher_2xk_pvalue",
+    "horizon_tables",
+    "mcnemar",
+    "newcombe",
+    "pearson",
+    "proportions_table",
+    "randomisation_test",
+    "risk_difference",
+    "stratified_exact",
+    "tests_frame",
+    "wilson",
+]
