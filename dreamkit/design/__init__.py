@@ -1,7 +1,11 @@
 """The trial table: canonical columns, validation, UW-SES scoring, peer composition and
 stratified pairwise allocation for small trials."""
 
-from dreamkit.design.allocation import PairwiseAllocation, pairwise_allocation
+from dreamkit.design.allocation import (
+    PairwiseAllocation,
+    pairwise_allocation,
+    proportional_pairs,
+)
 from dreamkit.design.peers import peer_low_share, peers_low, team_low_share_median
 from dreamkit.design.selfefficacy import (
     DEFAULT_CUTOFFS,
@@ -21,6 +25,7 @@ __all__ = [
     "pairwise_allocation",
     "peer_low_share",
     "peers_low",
+    "proportional_pairs",
     "team_low_share_median",
     "uwses_total",
     "validate_trial",

@@ -20,7 +20,7 @@ The procedure (a municipal pilot's, made reproducible):
    as the stratum's reserve.
 
 The persons table gets ``stratum`` (label), ``order`` (rank within the stratum), ``pair``
-(1.. over all strata), ``treated`` (0/1; null when not allocated) and ``status`` (one of
+(1.. over all strata), ``treated`` (0/1; null when not allocated) and ``allocation_status`` (one of
 ``allocated``, ``replacement``, ``declined``, ``reserve``, ``unpaired``). Every step goes into
 the **allocation log** (``step, stratum, pair, treated, event, order`` and the person's id):
 the audit trail of the allocation list. The log carries the user's own identifiers because it
@@ -57,7 +57,7 @@ from dreamkit.errors import (
 
 Odd = Literal["error", "reserve"]
 EVENTS = ("allocated", "declined", "replacement", "unpaired", "no replacement")
-STRATUM, ORDER, PAIR, STATUS = "stratum", "order", "pair", "status"
+STRATUM, ORDER, PAIR, STATUS = "stratum", "order", "pair", "allocation_status"
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +65,8 @@ class PairwiseAllocation:
     """Result of :func:`pairwise_allocation`.
 
     Attributes:
-        persons: the input rows with ``stratum``, ``order``, ``pair``, ``treated``, ``status``.
+        persons: the input rows with ``stratum``, ``order``, ``pair``, ``treated``,
+            ``allocation_status``.
         log: the allocation log, one row per event in the order they happened.
         seed: the seed used.
         id_column: the name of the identifier column (in ``persons`` and ``log``).
@@ -287,3 +288,35 @@ def _odd(odd: Odd, message: str) -> None:
         DreamkitWarning,
         stacklevel=3,
     )
+
+
+def proportional_pairs(persons: Any, strata: Sequence[str], total: int) -> dict[str, int]:
+    r"""Pairs per stratum for ``total`` pairs in proportion to the strata's sizes.
+
+    Largest remainder: stratum :math:`s` with :math:`n_s` of :math:`N` persons gets
+    :math:`\lfloor q_s \rfloor` pairs, :math:`q_s = T n_s / N`, and the pairs still missing go
+    to the largest remainders :math:`q_s - \lfloor q_s \rfloor` (ties: stratum label order);
+    no stratum gets more than :math:`\lfloor n_s / 2 \rfloor`. Pass the result as ``n_pairs``
+    to :func:`pairwise_allocation` (the persons not drawn are the replacements).
+    """
+    frame = persons if isinstance(persons, pl.DataFrame) else pl.from_pandas(persons)
+    for col in strata:
+        if col not in frame.columns:
+            raise ColumnNotFoundError(f"column {col!r} is not in the table ({frame.columns}).")
+    label = _labels(frame, strata)
+    counts = dict(sorted(label.value_counts().iter_rows()))
+    cap = {s: n // 2 for s, n in counts.items()}
+    if not isinstance(total, int) or total < 1 or total > sum(cap.values()):
+        raise TrialDesignError(
+            f"{total!r} pairs asked for but the strata allow at most {sum(cap.values())}; "
+            "ask for fewer pairs or recruit more persons."
+        )
+    n = sum(counts.values())
+    quota = {s: total * c / n for s, c in counts.items()}
+    pairs = {s: min(int(q), cap[s]) for s, q in quota.items()}
+    order = sorted(counts, key=lambda s: -(quota[s] - int(quota[s])))
+    while sum(pairs.values()) < total:
+        for s in order:
+            if sum(pairs.values()) < total and pairs[s] < cap[s]:
+                pairs[s] += 1
+    return pairs

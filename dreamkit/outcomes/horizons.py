@@ -350,10 +350,12 @@ class HorizonStatus:
         return out
 
     def flow_table(self) -> pl.DataFrame:
-        """All ledgers stacked, with a leading ``horizon`` column."""
-        return pl.concat(
-            [f.table().select(pl.lit(k).alias("horizon"), pl.all()) for k, f in self.flows.items()]
-        )
+        """The ledgers stacked with a leading ``horizon`` column (``"all"`` for the one
+        shared ledger of ``sample="common"``)."""
+        flows = list(self.flows.items())
+        if len({id(f) for _, f in flows}) == 1 and len(flows) > 1:
+            flows = [("all", flows[0][1])]
+        return pl.concat([f.table().select(pl.lit(k).alias("horizon"), pl.all()) for k, f in flows])
 
 
 def _columns(spec: StatusSpec, label: str) -> list[str]:
@@ -424,7 +426,9 @@ def status_at_horizons(
     hs = _horizons(horizons, unit)
     codemap = register.codemap
     masks = [r.mask(codemap) for r in spec.rules]
-    clash = [c for h in hs for c in _columns(spec, h.label) if c in trial.columns]
+    produced = [c for h in hs for c in _columns(spec, h.label)]
+    produced += ["week", "status", *(r.name for r in spec.rules)]  # the columns of .at()
+    clash = [c for c in produced if c in trial.columns]
     if clash:
         raise InputError(
             f"the trial table already has column(s) {clash[:5]}; rename them or the horizons."

@@ -42,7 +42,7 @@ def test_pairs_are_split_within_strata_and_reproducible() -> None:
     c = pairwise_allocation(frame, ["sex", "young"], seed=8)
     assert not a.persons["treated"].equals(c.persons["treated"])
     p = a.persons
-    assert p["treated"].null_count() == 0 and (p["status"] == "allocated").all()
+    assert p["treated"].null_count() == 0 and (p["allocation_status"] == "allocated").all()
     per_pair = p.group_by("pair").agg(
         pl.len(), pl.col("treated").sum().alias("t"), pl.col("stratum").n_unique().alias("s")
     )
@@ -87,10 +87,10 @@ def test_decliner_is_replaced_by_next_person_of_stratum() -> None:
         a = pairwise_allocation(frame, ["sex"], seed=1, n_pairs=5, declined=[decliner])
     p = a.persons
     row = p.filter(pl.col("person_id") == nxt)
-    assert row["status"][0] == "replacement"
+    assert row["allocation_status"][0] == "replacement"
     assert row["pair"][0] == 1 and row["treated"][0] == first["treated"][0]
     dec = p.filter(pl.col("person_id") == decliner)
-    assert dec["status"][0] == "declined" and dec["treated"][0] is None
+    assert dec["allocation_status"][0] == "declined" and dec["treated"][0] is None
     events = a.log.filter(pl.col("pair") == 1)["event"].to_list()
     assert events.count("declined") == 1 and events.count("replacement") == 1
     # the log's replacement row carries the next person's id (the user's own file)
@@ -107,10 +107,10 @@ def test_odd_person_and_stratum_of_one() -> None:
         a = pairwise_allocation(frame, ["sex"], seed=0, odd="reserve")
     for w in rec:
         assert not any(str(pid) in str(w.message) for pid in frame["person_id"].to_list())
-    assert (a.persons["status"] == "unpaired").sum() >= 1
+    assert (a.persons["allocation_status"] == "unpaired").sum() >= 1
     assert (
         a.log.filter(pl.col("event") == "unpaired").height
-        == (a.persons["status"] == "unpaired").sum()
+        == (a.persons["allocation_status"] == "unpaired").sum()
     )
     one = pl.DataFrame({"person_id": [1, 2, 3], "g": ["a", "a", "b"]})
     with pytest.raises(TrialDesignError, match="single person"):
@@ -135,7 +135,7 @@ def test_unreplaceable_decliner_and_bad_input(tmp_path) -> None:  # type: ignore
         pairwise_allocation(frame, ["g"], seed=0, n_pairs={"g=b": 1})
     # pandas in, CSV log out
     b = pairwise_allocation(frame.to_pandas(), ["g"], seed=0, n_pairs={"g=a": 1})
-    assert b.allocated.height == 2 and (b.persons["status"] == "reserve").sum() == 2
+    assert b.allocated.height == 2 and (b.persons["allocation_status"] == "reserve").sum() == 2
     path = tmp_path / "log.csv"
     b.write_log(path)
     back = pl.read_csv(path)

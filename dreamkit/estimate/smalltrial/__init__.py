@@ -27,7 +27,7 @@ from dreamkit.estimate.smalltrial.tables import (
     compare_proportions,
     horizon_tables,
     proportions_table,
-    tests_frame,
+    results_frame,
 )
 
 __all__ = [
@@ -47,8 +47,8 @@ __all__ = [
     "pearson",
     "proportions_table",
     "randomisation_test",
+    "results_frame",
     "risk_difference",
     "stratified_exact",
-    "tests_frame",
     "wilson",
 ]

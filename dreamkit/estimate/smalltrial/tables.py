@@ -133,7 +133,7 @@ def compare_proportions(
     return out
 
 
-def tests_frame(results: Sequence[TestResult], outcome: str = "") -> pl.DataFrame:
+def results_frame(results: Sequence[TestResult], outcome: str = "") -> pl.DataFrame:
     """The long table of :func:`compare_proportions` results."""
     return pl.DataFrame(
         {
