@@ -67,6 +67,7 @@ MonthRule = Literal["fixed", "calendar"]
 Unit = Literal["weeks", "months"]
 Sample = Literal["per_horizon", "common"]
 Within = int | Literal["allocation"] | None
+CHUNK = 1 << 16  # persons per block of the window computation
 
 
 def month_week(months: int) -> int:
@@ -439,7 +440,7 @@ def status_at_horizons(
     )
     kept, alignment = aligned.trial, aligned.alignment
     lo, hi = alignment.observed_bounds()
-    labels = np.asarray(spec.labels, dtype=object)
+    labels = pl.Series("status", spec.labels, dtype=pl.String)
     columns: dict[str, pl.Series] = {}
     followed: dict[str, npt.NDArray[np.bool_]] = {}
     hweeks: dict[str, npt.NDArray[np.int64]] = {}
@@ -457,23 +458,26 @@ def status_at_horizons(
         followed[h.label] = (lo <= first_needed) & (hi >= weeks)
         hweeks[h.label] = weeks
         width = int((weeks - first_needed).max(initial=0)) + 1
-        # column j of the window is relative week weeks_i - width + 1 + j
-        window = aligned_window(
-            register.states, alignment.rows, alignment.offsets + weeks, 1 - width, 0
-        )
-        held = [
-            rule_holds(window, m, r.weeks, first - (weeks - width + 1))
-            for r, m, first in zip(spec.rules, masks, firsts, strict=True)
-        ]
+        held = [np.zeros(kept.height, dtype=bool) for _ in spec.rules]
+        for start in range(0, kept.height, CHUNK):  # bounded memory: a block of persons
+            part = slice(start, min(start + CHUNK, kept.height))
+            # column j of the window is relative week weeks_i - width + 1 + j
+            window = aligned_window(
+                register.states,
+                alignment.rows[part],
+                alignment.offsets[part] + weeks[part],
+                1 - width,
+                0,
+            )
+            for r, m, first, out in zip(spec.rules, masks, firsts, held, strict=True):
+                out[part] = rule_holds(window, m, r.weeks, first[part] - (weeks[part] - width + 1))
         status = np.full(kept.height, len(spec.rules), dtype=np.int64)
         for j in reversed(range(len(spec.rules))):
             status[held[j]] = j
         columns[f"week_{h.label}"] = pl.Series(f"week_{h.label}", weeks, dtype=pl.Int32)
         for r, x in zip(spec.rules, held, strict=True):
             columns[f"{r.name}_{h.label}"] = pl.Series(f"{r.name}_{h.label}", x, dtype=pl.Int8)
-        columns[f"status_{h.label}"] = pl.Series(
-            f"status_{h.label}", labels[status].tolist(), dtype=pl.String
-        )
+        columns[f"status_{h.label}"] = labels.gather(status).alias(f"status_{h.label}")
     flows: dict[str, SampleFlow] = {}
     if sample == "common":
         common = _continue(base)

@@ -281,3 +281,21 @@ outside = true
         status_at_horizons(
             register, trial, {"x": {"states": ["employment"], "weeks": 8}}, [4], unit="weeks"
         )
+
+
+def test_blocks_of_persons_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dreamkit.outcomes.horizons as H
+
+    register = markov_register(9, 50, 80, 0.7)
+    rng = np.random.default_rng(9)
+    trial = pl.DataFrame(
+        {"person_id": register.person_ids, "allocation_week": rng.integers(5195, 5240, 50)}
+    )
+    spec = {
+        "a": {"states": ["employment"], "weeks": 3, "within": "allocation"},
+        "b": {"states": ["sickness"], "outside": True},
+    }
+    whole = status_at_horizons(register, trial, spec, [10, 30], unit="weeks")
+    monkeypatch.setattr(H, "CHUNK", 7)
+    blocks = status_at_horizons(register, trial, spec, [10, 30], unit="weeks")
+    assert whole.persons.equals(blocks.persons)

@@ -17,7 +17,8 @@ expected counts :math:`E_{rj} = O_{r\cdot} O_{\cdot j} / N`,
 :math:`P(x) = \prod_j \binom{c_j}{x_j} / \binom{N}{r_1}`; the two-sided p-value sums
 :math:`P(x)` over all tables with :math:`P(x) \le P(x_\text{obs})(1 + 10^{-7})` (the rule of
 R's ``fisher.test`` and scipy). 2 x 2 tables use ``scipy.stats.fisher_exact``; 2 x k tables are
-enumerated (all first rows with the given margins; an error above ``max_tables``).
+enumerated (all first rows with the given margins; an error above ``max_tables``); their
+statistic is :math:`P(x_\text{obs})`, as in scipy's r x c form.
 
 **McNemar.** For pairs (one person per arm) with :math:`b` pairs where only the treated person
 has the event and :math:`c` where only the control person has it: exact
@@ -142,8 +143,8 @@ def fisher(table: npt.ArrayLike, *, max_tables: int = MAX_TABLES) -> TestResult:
         return TestResult(
             "Fisher exact", float(res.statistic), None, float(res.pvalue), "exact", n, note
         )
-    p = fisher_2xk_pvalue(t, max_tables=max_tables)
-    return TestResult("Fisher exact", float("nan"), None, p, "exact", n, note)
+    p, p_obs = _fisher_2xk(t, max_tables)
+    return TestResult("Fisher exact", p_obs, None, p, "exact", n, note)
 
 
 def _log_comb(n: npt.ArrayLike, k: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -156,7 +157,11 @@ def _log_comb(n: npt.ArrayLike, k: npt.ArrayLike) -> npt.NDArray[np.float64]:
 def fisher_2xk_pvalue(table: npt.ArrayLike, *, max_tables: int = MAX_TABLES) -> float:
     """Two-sided exact conditional p of a 2 x k table by enumerating every first row with the
     table's margins (module docstring)."""
-    t = as_table(table)
+    return _fisher_2xk(as_table(table), max_tables)[0]
+
+
+def _fisher_2xk(t: npt.NDArray[np.int64], max_tables: int) -> tuple[float, float]:
+    """(two-sided p, probability of the observed table) of a 2 x k table."""
     cols = t.sum(axis=0)
     r1 = int(t[0].sum())
     obs = float(_log_comb(cols, t[0]).sum())
@@ -179,7 +184,7 @@ def fisher_2xk_pvalue(table: npt.ArrayLike, *, max_tables: int = MAX_TABLES) -> 
     total = float(_log_comb(int(cols.sum()), r1))
     prob = np.exp(logp - total)
     p_obs = math.exp(obs - total)
-    return float(min(1.0, prob[prob <= p_obs * REL_ERR].sum()))
+    return float(min(1.0, prob[prob <= p_obs * REL_ERR].sum())), p_obs
 
 
 def mcnemar(

@@ -216,6 +216,8 @@ def _row(
             row[_P_COLUMNS[r.test]] = r.p_value
         if r.note and "allocations" not in r.note:
             notes.append(f"{r.test}: {r.note}")
+    if n_pairs == 0:
+        notes.append("no complete pair at this horizon: paired tests not computed")
     if e1 in (0, n1) or e0 in (0, n0):
         if e1 + e0 not in (0, n1 + n0):
             notes.insert(
