@@ -30,8 +30,9 @@ spec = StatusSpec.from_mapping(
 )
 status = status_at_horizons(register, persons, spec, [6, 12, 18], sample="common")
 print(alloc, "\n", alloc.log.group_by("event").len(), "\n", status.flow_table())
-cols = ["outcome", "events_treated", "n_treated", "pct_treated", "events_control", "n_control"]
-cols += ["pct_control", "p_chi2", "p_chi2_yates", "p_fisher", "p_mcnemar_exact", "p_ri", "rd"]
+arms = [pl.format("{}/{}", f"events_{a}", f"n_{a}").alias(a) for a in ("treated", "control")]
+tests = ["p_chi2", "p_chi2_yates", "p_fisher", "p_mcnemar_exact", "p_ri", "rd", "rd_low", "rd_high"]
 with pl.Config(tbl_cols=-1, tbl_width_chars=200, float_precision=3, tbl_hide_dataframe_shape=True):
     for label, table in horizon_tables(status, ri_draws=4999).items():
-        print(f"status at {label}:\n{table.select(cols)}")
+        print(f"status at {label} (rd: Newcombe interval):")
+        print(table.select("outcome", *arms, *tests, "note"))

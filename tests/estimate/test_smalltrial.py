@@ -24,6 +24,7 @@ from dreamkit.estimate.results import Result
 from dreamkit.estimate.smalltrial import (
     cmh,
     compare_continuous,
+    exact_rd_interval,
     fisher,
     fisher_2xk_pvalue,
     mcnemar,
@@ -302,25 +303,25 @@ def test_risk_difference_result_protocol() -> None:
         "conf_low",
         "conf_high",
     ]
-    assert tidy["interval"].to_list() == ["newcombe", "wald"]
+    assert tidy["interval"].to_list() == ["newcombe", "exact", "wald"]
     new = tidy.row(0, named=True)
     ref = confint_proportions_2indep(8, 28, 2, 26, method="newcomb", compare="diff")
     assert (new["conf_low"], new["conf_high"]) == pytest.approx(ref, rel=TOL)
     # the newcombe row's test is the score test = uncorrected Pearson chi-square
     chi = scipy.stats.chi2_contingency([[8, 20], [2, 24]], correction=False)
     assert new["p_value"] == pytest.approx(chi.pvalue, rel=TOL)
-    wald = tidy.row(1, named=True)
+    wald = tidy.row(2, named=True)
     se = math.sqrt(8 / 28 * 20 / 28 / 28 + 2 / 26 * 24 / 26 / 26)
     assert wald["std_error"] == pytest.approx(se, rel=TOL)
     assert wald["conf_low"] == pytest.approx(8 / 28 - 2 / 26 - 1.959963984540054 * se, rel=1e-9)
-    assert rd.confint(0.9).height == 2 and rd.glance()["n_obs"][0] == 54
+    assert rd.confint(0.9).height == 3 and rd.glance()["n_obs"][0] == 54
     assert rd.vcov.shape == (1, 1) and "risk difference" in repr(rd)
     # separation: zero events in both arms' one side -> Wald row dropped, Newcombe finite
     zero = risk_difference(arm, np.r_[np.ones(4, int), np.zeros(50, int)])
-    assert zero.tidy().height == 2
+    assert zero.tidy()["interval"].to_list() == ["newcombe", "exact", "wald"]
     none = risk_difference(np.r_[1, 1, 0, 0], np.r_[1, 1, 0, 0])
     t = none.tidy()
-    assert t["interval"].to_list() == ["newcombe"] and np.isfinite(t["conf_low"][0])
+    assert t["interval"].to_list() == ["newcombe", "exact"] and np.isfinite(t["conf_low"][0])
     assert "Wald row omitted" in str(none.summary())
     with pytest.raises(InputError):
         risk_difference(np.r_[1, 1], np.r_[1, 0])
@@ -354,3 +355,58 @@ def test_continuous_convention() -> None:
     assert t2["chosen"].sum() == 1
     with pytest.raises(InputError, match="3 persons"):
         compare_continuous(np.r_[1, 1, 0, 0], np.r_[1.0, 2, 3, 4])
+
+
+@pytest.mark.parametrize(
+    ("x1", "n1", "x0", "n0"),
+    [(8, 28, 2, 26), (4, 28, 0, 26), (3, 10, 7, 12), (0, 5, 0, 6), (5, 5, 0, 5), (2, 7, 3, 9)],
+)
+def test_exact_tails_are_barnard(x1: int, n1: int, x0: int, n0: int) -> None:
+    """At d = 0 the score statistic is the pooled Wald statistic: the exact tails are
+    Barnard's one-sided tests (scipy maximises the nuisance parameter independently)."""
+    from dreamkit.estimate.smalltrial.exact_interval import _Outcomes
+
+    up, down = _Outcomes(n1, n0).p_values(x1, x0, 0.0, 200)
+    table = np.array([[x1, x0], [n1 - x1, n0 - x0]])
+    ref_up = scipy.stats.barnard_exact(table, alternative="greater", pooled=True).pvalue
+    ref_down = scipy.stats.barnard_exact(table, alternative="less", pooled=True).pvalue
+    assert up == pytest.approx(ref_up, rel=1e-8, abs=1e-12)
+    assert down == pytest.approx(ref_down, rel=1e-8, abs=1e-12)
+    lo, hi = exact_rd_interval(x1, n1, x0, n0)
+    assert lo <= x1 / n1 - x0 / n0 <= hi
+    # the interval excludes 0 exactly when a one-sided exact test rejects at 2.5%
+    assert (lo > 0) == (ref_up <= 0.025) and (hi < 0) == (ref_down <= 0.025)
+
+
+def test_exact_interval_coverage() -> None:
+    """Exact coverage (all outcomes weighted by their binomial probabilities) is at least
+    the nominal level at several true (p1, p0); Newcombe's is reported for contrast only."""
+    n1, n0, level = 6, 5, 0.9
+    intervals = {
+        (x1, x0): exact_rd_interval(x1, n1, x0, n0, level)
+        for x1 in range(n1 + 1)
+        for x0 in range(n0 + 1)
+    }
+    for p1, p0 in [(0.5, 0.5), (0.3, 0.1), (0.8, 0.2), (0.05, 0.4), (0.95, 0.9)]:
+        cover = 0.0
+        for (x1, x0), (lo, hi) in intervals.items():
+            if lo <= p1 - p0 <= hi:
+                cover += scipy.stats.binom.pmf(x1, n1, p1) * scipy.stats.binom.pmf(x0, n0, p0)
+        assert cover >= level - 1e-6, (p1, p0, cover)
+    assert intervals[(0, 0)][0] < 0 < intervals[(0, 0)][1]
+    assert intervals[(6, 0)][1] == 1.0
+
+
+def test_risk_difference_exact_row() -> None:
+    rd = risk_difference(
+        np.r_[np.ones(28, int), np.zeros(26, int)],
+        np.r_[np.ones(4, int), np.zeros(24, int), np.zeros(26, int)],
+    )
+    t = rd.tidy()
+    assert t["interval"].to_list() == ["newcombe", "exact", "wald"]
+    exact = t.row(1, named=True)
+    assert (exact["conf_low"], exact["conf_high"]) == pytest.approx(
+        exact_rd_interval(4, 28, 0, 26), rel=1e-12
+    )
+    ref = scipy.stats.barnard_exact([[4, 0], [24, 26]], alternative="greater").pvalue
+    assert exact["p_value"] == pytest.approx(min(1.0, 2 * ref), rel=1e-8)

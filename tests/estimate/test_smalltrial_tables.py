@@ -20,6 +20,7 @@ from dreamkit.design import pairwise_allocation, proportional_pairs
 from dreamkit.errors import InferenceWarning, InputError, TrialDesignError
 from dreamkit.estimate.smalltrial import (
     compare_proportions,
+    exact_rd_interval,
     horizon_tables,
     proportions_table,
     results_frame,
@@ -158,6 +159,9 @@ def test_separation_and_long_form() -> None:
     )
     # the source's 4/28 vs 0/26: chi-square 0.045, Fisher 0.11 (other-studies.md, section 2)
     assert round(row["p_chi2"], 3) == 0.045 and round(row["p_fisher"], 2) == 0.11
+    assert (row["rd_exact_low"], row["rd_exact_high"]) == pytest.approx(
+        exact_rd_interval(4, 28, 0, 26), rel=1e-12
+    )
     assert row["p_mcnemar_exact"] is None and row["n_pairs"] is None  # no pairs given
     assert row["p_stratified_exact"] is not None and "strata" in row["ri_method"]
     numeric = table.select(pl.selectors.numeric()).row(0)

@@ -15,6 +15,7 @@ from dreamkit.estimate.smalltrial.contingency import (
     stratified_exact,
 )
 from dreamkit.estimate.smalltrial.continuous import compare_continuous
+from dreamkit.estimate.smalltrial.exact_interval import exact_rd_interval, exact_rd_pvalue
 from dreamkit.estimate.smalltrial.randomisation import complete_pairs, randomisation_test
 from dreamkit.estimate.smalltrial.risk_difference import (
     RiskDifferenceResult,
@@ -39,6 +40,8 @@ __all__ = [
     "compare_proportions",
     "complete_pairs",
     "crosstab",
+    "exact_rd_interval",
+    "exact_rd_pvalue",
     "fisher",
     "fisher_2xk_pvalue",
     "horizon_tables",

@@ -17,6 +17,10 @@ With :math:`x_1` events among :math:`n_1` treated and :math:`x_0` among :math:`n
   its test row carries the score test of :math:`d = 0` (pooled SE,
   :math:`z = \hat d / \sqrt{\bar p(1 - \bar p)(1/n_1 + 1/n_0)}`, which is Pearson's
   uncorrected chi-square, :math:`z^2 = X^2`).
+* **Exact** (Chan and Zhang's exact unconditional interval,
+  :mod:`dreamkit.estimate.smalltrial.exact_interval`) when the arms are small enough
+  (:math:`(n_1+1)(n_0+1) \le 10^4`); its row's p is the doubled one-sided exact unconditional
+  test of :math:`d = 0` (Barnard's test with the pooled statistic).
 * **Wald**: :math:`\hat d \pm z\,\mathrm{se}`, :math:`\mathrm{se} = \sqrt{\hat p_1(1-\hat p_1)
   /n_1 + \hat p_0(1-\hat p_0)/n_0}`; omitted (with a note) when :math:`\mathrm{se} = 0`,
   where it would be degenerate.
@@ -38,6 +42,11 @@ from numpy.typing import NDArray
 
 from dreamkit.errors import InputError
 from dreamkit.estimate.results import Result, check_level
+from dreamkit.estimate.smalltrial.exact_interval import (
+    MAX_CELLS,
+    exact_rd_interval,
+    exact_rd_pvalue,
+)
 
 
 def wilson(events: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -70,8 +79,8 @@ class RiskDifferenceResult(Result):
     """Risk difference treated - control with Newcombe and Wald rows (module docstring).
 
     ``tidy()`` has one row per interval method (family column ``interval``: ``"newcombe"``,
-    then ``"wald"`` when its SE is positive), with the counts per arm. :attr:`vcov` is the
-    1 x 1 Wald variance.
+    ``"exact"`` for small arms, then ``"wald"`` when its SE is positive), with the counts per
+    arm. :attr:`vcov` is the 1 x 1 Wald variance.
     """
 
     events1: int
@@ -113,13 +122,23 @@ class RiskDifferenceResult(Result):
     def _fitted_level(self) -> float:
         return self.level
 
+    @property
+    def has_exact(self) -> bool:
+        """Whether the exact interval is computed (small arms)."""
+        return (self.n1 + 1) * (self.n0 + 1) <= MAX_CELLS
+
+    def _methods(self) -> list[str]:
+        methods = ["newcombe"] + (["exact"] if self.has_exact else [])
+        return methods + (["wald"] if self.wald_se > 0 else [])
+
     def _coefficients(self) -> pl.DataFrame:
         se = self.wald_se
-        rows = 2 if se > 0 else 1
+        methods = self._methods()
+        rows = len(methods)
         return pl.DataFrame(
             {
                 "term": ["risk_difference"] * rows,
-                "interval": ["newcombe", "wald"][:rows],
+                "interval": methods,
                 "outcome": [self.outcome] * rows,
                 "estimate": [self.estimate] * rows,
                 "std_error": [se] * rows,
@@ -132,21 +151,26 @@ class RiskDifferenceResult(Result):
         )
 
     def tidy(self, level: float | None = None, *, exponentiate: bool = False) -> pl.DataFrame:
-        """Rows ``newcombe`` (score test and Newcombe interval) and ``wald``."""
+        """Rows ``newcombe`` (score test, Newcombe interval), ``exact`` (exact unconditional
+        test and interval, small arms) and ``wald``."""
         if exponentiate:
             raise InputError("a risk difference has no exponentiated form; use tidy().")
         lvl = self._level(level)
         out = super().tidy(lvl)
-        lo, hi = newcombe(self.events1, self.n1, self.events0, self.n0, lvl)
+        counts = (self.events1, self.n1, self.events0, self.n0)
         z = self.score_z
-        p = float(2 * scipy.stats.norm.sf(abs(z)))
-        first = pl.col("interval") == "newcombe"
-        return out.with_columns(
-            pl.when(first).then(pl.lit(z)).otherwise(pl.col("statistic")).alias("statistic"),
-            pl.when(first).then(pl.lit(p)).otherwise(pl.col("p_value")).alias("p_value"),
-            pl.when(first).then(pl.lit(lo)).otherwise(pl.col("conf_low")).alias("conf_low"),
-            pl.when(first).then(pl.lit(hi)).otherwise(pl.col("conf_high")).alias("conf_high"),
-        )
+        rows = {"newcombe": (z, float(2 * scipy.stats.norm.sf(abs(z))), *newcombe(*counts, lvl))}
+        if self.has_exact:
+            rows["exact"] = (z, exact_rd_pvalue(*counts), *exact_rd_interval(*counts, lvl))
+        for name, (stat, p, lo, hi) in rows.items():
+            this = pl.col("interval") == name
+            out = out.with_columns(
+                pl.when(this).then(pl.lit(stat)).otherwise(pl.col("statistic")).alias("statistic"),
+                pl.when(this).then(pl.lit(p)).otherwise(pl.col("p_value")).alias("p_value"),
+                pl.when(this).then(pl.lit(lo)).otherwise(pl.col("conf_low")).alias("conf_low"),
+                pl.when(this).then(pl.lit(hi)).otherwise(pl.col("conf_high")).alias("conf_high"),
+            )
+        return out
 
     def _glance(self) -> dict[str, Any]:
         return {

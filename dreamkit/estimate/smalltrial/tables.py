@@ -10,7 +10,8 @@ of the hierarchy and one 2 x k row for the status distribution (Pearson and Fish
 Columns of the wide table: ``outcome, n_treated, events_treated, pct_treated, n_control,
 events_control, pct_control, p_chi2, p_chi2_yates, p_fisher, p_mcnemar_exact, p_mcnemar,
 p_mcnemar_cc, n_pairs, p_cmh, p_cmh_cc, p_stratified_exact, p_ri, ri_method, rd, rd_low,
-rd_high, note``. Paired and stratified columns are null when no pair or stratum column is
+rd_high`` (Newcombe), ``rd_exact_low, rd_exact_high`` (Chan-Zhang exact, small arms), ``note``.
+Paired and stratified columns are null when no pair or stratum column is
 given (they do not apply), and ``note`` says why anything is missing; tests that have no
 information (an outcome that does not vary) have p = 1 and a note.
 
@@ -41,6 +42,7 @@ from dreamkit.estimate.smalltrial.contingency import (
     pearson,
     stratified_exact,
 )
+from dreamkit.estimate.smalltrial.exact_interval import MAX_CELLS, exact_rd_interval
 from dreamkit.estimate.smalltrial.randomisation import complete_pairs, randomisation_test
 from dreamkit.estimate.smalltrial.risk_difference import newcombe
 from dreamkit.outcomes.horizons import HorizonStatus
@@ -178,6 +180,8 @@ WIDE_SCHEMA: dict[str, Any] = {
     "rd": pl.Float64,
     "rd_low": pl.Float64,
     "rd_high": pl.Float64,
+    "rd_exact_low": pl.Float64,
+    "rd_exact_high": pl.Float64,
     "note": pl.String,
 }
 
@@ -189,6 +193,7 @@ def _row(
     results: Sequence[TestResult],
     n_pairs: int | None,
     level: float,
+    exact_rd: bool,
 ) -> dict[str, Any]:
     n1, n0 = int((arm == 1).sum()), int((arm == 0).sum())
     e1, e0 = int(y[arm == 1].sum()), int(y[arm == 0].sum())
@@ -207,6 +212,8 @@ def _row(
         "rd_low": lo,
         "rd_high": hi,
     }
+    if exact_rd and (n1 + 1) * (n0 + 1) <= MAX_CELLS:
+        row["rd_exact_low"], row["rd_exact_high"] = exact_rd_interval(e1, n1, e0, n0, level)
     notes: list[str] = []
     for r in results:
         if r.test.startswith("randomisation"):
@@ -237,8 +244,11 @@ def proportions_table(
     level: float = 0.95,
     ri_draws: int = 9_999,
     seed: int = 0,
+    exact_rd: bool = True,
 ) -> pl.DataFrame:
-    """One row per 0/1 outcome column of ``data`` (module docstring for the columns)."""
+    r"""One row per 0/1 outcome column of ``data`` (module docstring for the columns);
+    ``exact_rd`` adds the exact unconditional interval of the risk difference when
+    :math:`(n_1+1)(n_0+1) \le 10^4` (about 0.1-0.5 s per outcome)."""
     frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
     for col in [treated, *outcomes, *(c for c in (pair, stratum) if c is not None)]:
         if col not in frame.columns:
@@ -255,7 +265,7 @@ def proportions_table(
             arm, y, pair=pairs, stratum=strata, outcome=name, ri_draws=ri_draws, seed=seed
         )
         n_pairs = None if pairs is None else int(complete_pairs(arm, pairs)[0].size)
-        row = _row(name, arm, y, results, n_pairs, level)
+        row = _row(name, arm, y, results, n_pairs, level, exact_rd)
         if row["note"].startswith("separation"):
             separated.append(name)
         rows.append(row)
@@ -280,6 +290,7 @@ def horizon_tables(
     level: float = 0.95,
     ri_draws: int = 9_999,
     seed: int = 0,
+    exact_rd: bool = True,
 ) -> dict[str, pl.DataFrame]:
     """One wide table per horizon: a row per rule indicator (each rule on its own), a row per
     status of the hierarchy (``status=<name>``), then ``status (2 x k)`` with the Pearson and
@@ -305,6 +316,7 @@ def horizon_tables(
                 level=level,
                 ri_draws=ri_draws,
                 seed=seed,
+                exact_rd=exact_rd,
             )
         for w in caught:
             warnings.warn(f"horizon {label}: {w.message}", InferenceWarning, stacklevel=2)
