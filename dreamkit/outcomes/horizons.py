@@ -366,7 +366,10 @@ def _columns(spec: StatusSpec, label: str) -> list[str]:
 def _reason(h: Horizon, weeks: npt.NDArray[np.int64]) -> str:
     lo, hi = int(weeks.min(initial=0)), int(weeks.max(initial=0))
     week = f"relative week {lo}" if lo == hi else f"relative weeks {lo}..{hi}"
-    return f"not followed up to horizon {h.label} ({week})"
+    return (
+        f"not followed up to horizon {h.label} ({week}): the register does not cover every "
+        "week the status rules read"
+    )
 
 
 def _first_weeks(spec: StatusSpec, weeks: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:

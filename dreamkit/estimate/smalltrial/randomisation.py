@@ -128,17 +128,15 @@ def randomisation_test(
     t_obs = float(stat(arm[None, :])[0])
     total = math.prod(math.comb(g.size, int(arm[g].sum())) for g in groups)
     if total <= max_exact:
-        per = []
+        # T depends on the allocation only through S, the sum of treated outcomes; S is a sum
+        # over strata of each stratum's treated sum, so enumerate those and add them up
+        sums = np.zeros(1)
         for g in groups:
             k = int(arm[g].sum())
-            per.append(
-                [np.isin(g, np.array(c, dtype=np.int64)) for c in itertools.combinations(g, k)]
-            )
-        alloc = np.zeros((total, arm.size), dtype=np.int64)
-        for r, combo in enumerate(itertools.product(*per)):
-            for g, chosen in zip(groups, combo, strict=True):
-                alloc[r, g] = chosen
-        return _exact("randomisation (strata)", stat(alloc), t_obs, arm.size, "")
+            part = np.array([y[list(c)].sum() for c in itertools.combinations(g.tolist(), k)])
+            sums = (sums[:, None] + part[None, :]).ravel()
+        stats = sums / n1 - (y.sum() - sums) / n0
+        return _exact("randomisation (strata)", stats, t_obs, arm.size, "")
     rng = np.random.default_rng(seed)
     stats = np.empty(draws)
     for start in range(0, draws, 2048):
