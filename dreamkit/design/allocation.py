@@ -31,7 +31,8 @@ never print identifiers.
 :class:`~dreamkit.errors.TrialDesignError` by default; ``odd="reserve"`` instead leaves that
 person unallocated (status ``unpaired``, logged) with a :class:`~dreamkit.errors.DreamkitWarning`.
 A decliner whom nobody can replace leaves an incomplete pair: warned and logged
-(``no replacement``); paired analyses drop incomplete pairs and count them.
+(``no replacement``); paired analyses drop incomplete pairs and count them. A stratum whose
+replacements were used up before its ``n_pairs`` are formed stops with a warning.
 """
 
 from __future__ import annotations
@@ -129,6 +130,34 @@ def pairwise_allocation(
     frame = persons if isinstance(persons, pl.DataFrame) else pl.from_pandas(persons)
     if odd not in ("error", "reserve"):
         raise InputError(f"odd must be 'error' or 'reserve', got {odd!r}.")
+    _check_table(frame, strata, id_column)
+    ids = frame[id_column]
+    declines = _declines(ids, declined)
+    rng = np.random.default_rng(seed)
+    u = rng.random(frame.height)
+    label = _labels(frame, strata)
+    names = sorted(label.unique().to_list())
+    if isinstance(n_pairs, Mapping):
+        unknown_strata = set(n_pairs) - set(names)
+        if unknown_strata:
+            raise InputError(
+                f"n_pairs names stratum/strata {sorted(unknown_strata)} that do not occur; the "
+                f"strata are {names}."
+            )
+    book = _Book(frame.height)
+    lab = label.to_numpy()
+    for name in names:
+        members = np.flatnonzero(lab == name)
+        members = members[np.argsort(u[members], kind="stable")]
+        book.order[members] = np.arange(1, members.size + 1)
+        want = n_pairs.get(name) if isinstance(n_pairs, Mapping) else n_pairs
+        _pair_stratum(book, name, members, want, declines, odd, rng)
+    return PairwiseAllocation(
+        book.persons(frame, label), book.log_frame(ids, id_column), seed, id_column
+    )
+
+
+def _check_table(frame: pl.DataFrame, strata: Sequence[str], id_column: str) -> None:
     for col in [id_column, *strata]:
         if col not in frame.columns:
             raise ColumnNotFoundError(
@@ -148,134 +177,146 @@ def pairwise_allocation(
     clash = [c for c in (STRATUM, ORDER, PAIR, C.TREATED, STATUS) if c in frame.columns]
     if clash:
         raise InputError(f"the table already has column(s) {clash}; rename or drop them.")
-    ids = frame[id_column]
-    declines = np.zeros(frame.height, dtype=bool)
-    if declined is not None:
-        dec = pl.Series(
-            "declined", list(declined) if not isinstance(declined, pl.Series) else declined
+
+
+def _declines(ids: pl.Series, declined: Iterable[Any] | pl.Series | None) -> np.ndarray:
+    """Boolean mask of the persons who decline when drawn."""
+    if declined is None:
+        return np.zeros(ids.len(), dtype=bool)
+    dec = declined if isinstance(declined, pl.Series) else pl.Series("declined", list(declined))
+    if not dec.len():
+        return np.zeros(ids.len(), dtype=bool)
+    dec = dec.cast(ids.dtype, strict=False)
+    unknown = int((~dec.is_in(ids.implode())).sum())
+    if unknown:
+        raise InputError(
+            f"{unknown} identifier(s) in declined are not among the eligible persons; pass "
+            "only eligible persons' ids (check the id type)."
         )
-        if dec.len():
-            dec = dec.cast(ids.dtype, strict=False)
-            unknown = int((~dec.is_in(ids.implode())).sum())
-            if unknown:
-                raise InputError(
-                    f"{unknown} identifier(s) in declined are not among the eligible persons; "
-                    "pass only eligible persons' ids (check the id type)."
+    return np.asarray(ids.is_in(dec.implode()).to_numpy(), dtype=bool)
+
+
+class _Book:
+    """Per-person results and the event log while strata are processed."""
+
+    def __init__(self, n: int) -> None:
+        self.order = np.zeros(n, dtype=np.int64)
+        self.pair = np.full(n, -1, dtype=np.int64)
+        self.arm = np.full(n, -1, dtype=np.int64)
+        self.status = np.full(n, "reserve", dtype=object)
+        self.events: list[tuple[str, int | None, int | None, str, int]] = []  # ..., row
+        self.next_pair = 1
+
+    def log(self, stratum: str, pair: int | None, arm: int | None, event: str, row: int) -> None:
+        self.events.append((stratum, pair, arm, event, int(row)))
+
+    def log_frame(self, ids: pl.Series, id_column: str) -> pl.DataFrame:
+        values = ids.to_list()
+        rows = [e[4] for e in self.events]
+        return pl.DataFrame(
+            {
+                "step": np.arange(1, len(rows) + 1, dtype=np.int64),
+                STRATUM: [e[0] for e in self.events],
+                PAIR: [e[1] for e in self.events],
+                C.TREATED: [e[2] for e in self.events],
+                "event": [e[3] for e in self.events],
+                ORDER: [int(self.order[r]) if r >= 0 else None for r in rows],
+                id_column: pl.Series(
+                    id_column, [values[r] if r >= 0 else None for r in rows], dtype=ids.dtype
+                ),
+            },
+            schema_overrides={PAIR: pl.Int32, C.TREATED: pl.Int8, ORDER: pl.Int32},
+        )
+
+    def persons(self, frame: pl.DataFrame, label: pl.Series) -> pl.DataFrame:
+        pair = pl.Series(PAIR, self.pair, dtype=pl.Int32)
+        arm = pl.Series(C.TREATED, self.arm, dtype=pl.Int8)
+        return frame.with_columns(
+            label.alias(STRATUM),
+            pl.Series(ORDER, self.order, dtype=pl.Int32),
+            pair.scatter(np.flatnonzero(self.pair < 0), None),
+            arm.scatter(np.flatnonzero(self.arm < 0), None),
+            pl.Series(STATUS, self.status.tolist(), dtype=pl.String),
+        )
+
+
+def _pair_stratum(
+    book: _Book,
+    name: str,
+    members: np.ndarray,
+    want: int | None,
+    declines: np.ndarray,
+    odd: Odd,
+    rng: np.random.Generator,
+) -> None:
+    """Form the pairs of one stratum (``members`` in random order); fill ``book``."""
+    if want is not None and (not isinstance(want, int) or want < 0):
+        raise InputError(f"n_pairs for stratum {name!r} is {want!r}; give an int >= 0.")
+    if want is not None and 2 * want > members.size:
+        raise TrialDesignError(
+            f"stratum {name!r} has {members.size} person(s) but {want} pair(s) were asked "
+            "for; ask for fewer pairs or merge strata."
+        )
+    if want is None and members.size == 1:
+        _odd(
+            odd,
+            f"stratum {name!r} has a single person, who cannot form a pair; merge this "
+            "stratum with a neighbouring one (fewer stratum columns or coarser groups), or "
+            "pass odd='reserve' to leave the person unallocated.",
+        )
+    pos = made = 0
+    while (want is None and pos < members.size) or (want is not None and made < want):
+        left = members.size - pos
+        if want is not None and left < 2:
+            warnings.warn(
+                f"stratum {name!r} is used up after {made} of {want} pairs (decliners took "
+                "the replacements); recruit more persons or merge strata.",
+                DreamkitWarning,
+                stacklevel=3,
+            )
+            return
+        if want is None and left == 1:
+            if members.size > 1:
+                _odd(
+                    odd,
+                    f"stratum {name!r}: one person is left without a pair (an odd number of "
+                    "persons); pass n_pairs to keep the rest as a reserve, merge strata, or "
+                    "pass odd='reserve' to leave the person unallocated.",
                 )
-            declines = ids.is_in(dec.implode()).to_numpy()
-    rng = np.random.default_rng(seed)
-    u = rng.random(frame.height)
-    label = _labels(frame, strata)
-    names = sorted(label.unique().to_list())
-    if isinstance(n_pairs, Mapping):
-        unknown_strata = set(n_pairs) - set(names)
-        if unknown_strata:
-            raise InputError(
-                f"n_pairs names stratum/strata {sorted(unknown_strata)} that do not occur; the "
-                f"strata are {names}."
-            )
-    lab = label.to_numpy()
-    order = np.zeros(frame.height, dtype=np.int64)
-    pair = np.full(frame.height, -1, dtype=np.int64)
-    arm = np.full(frame.height, -1, dtype=np.int64)
-    status = np.full(frame.height, "reserve", dtype=object)
-    log: list[tuple[str, int | None, int | None, str, int, int]] = []  # stratum..row
-    next_pair = 1
-    for name in names:
-        members = np.flatnonzero(lab == name)
-        members = members[np.argsort(u[members], kind="stable")]
-        order[members] = np.arange(1, members.size + 1)
-        want = n_pairs.get(name) if isinstance(n_pairs, Mapping) else n_pairs
-        if want is not None and (not isinstance(want, int) or want < 0):
-            raise InputError(f"n_pairs for stratum {name!r} is {want!r}; give an int >= 0.")
-        if want is not None and 2 * want > members.size:
-            raise TrialDesignError(
-                f"stratum {name!r} has {members.size} person(s) but {want} pair(s) were asked "
-                "for; ask for fewer pairs or merge strata."
-            )
-        if want is None and members.size == 1:
-            _odd(
-                odd,
-                f"stratum {name!r} has a single person, who cannot form a pair; merge this "
-                "stratum with a neighbouring one (fewer stratum columns or coarser groups), or "
-                "pass odd='reserve' to leave the person unallocated.",
-            )
-        pos = 0
-        made = 0
-        while (want is None and pos < members.size) or (want is not None and made < want):
-            if want is None and members.size - pos == 1:
-                i = members[pos]
-                pos += 1
-                if members.size > 1:
-                    _odd(
-                        odd,
-                        f"stratum {name!r}: one person is left without a pair (an odd number "
-                        "of persons); pass n_pairs to keep the rest as a reserve, merge strata, "
-                        "or pass odd='reserve' to leave the person unallocated.",
+            book.status[members[pos]] = "unpaired"
+            book.log(name, None, None, "unpaired", members[pos])
+            return
+        coin = int(rng.integers(0, 2))
+        slots = [(members[pos], coin), (members[pos + 1], 1 - coin)]
+        pos += 2
+        made += 1
+        p = book.next_pair
+        book.next_pair += 1
+        for i, a in slots:
+            book.log(name, p, a, "allocated", i)
+        for i, a in slots:
+            current, kind = int(i), "allocated"
+            while declines[current]:
+                book.status[current] = "declined"
+                book.log(name, p, a, "declined", current)
+                if pos >= members.size:
+                    warnings.warn(
+                        f"stratum {name!r}, pair {p}: a decliner could not be replaced (the "
+                        "stratum is used up); the pair is incomplete and paired tests will "
+                        "drop it. Recruit more persons or merge strata.",
+                        DreamkitWarning,
+                        stacklevel=3,
                     )
-                status[i] = "unpaired"
-                log.append((name, None, None, "unpaired", int(order[i]), int(i)))
-                break
-            coin = int(rng.integers(0, 2))
-            slots = [(members[pos], coin), (members[pos + 1], 1 - coin)]
-            pos += 2
-            p = next_pair
-            next_pair += 1
-            made += 1
-            for i, a in slots:
-                log.append((name, p, a, "allocated", int(order[i]), int(i)))
-            for i, a in slots:
-                current = i
-                kind = "allocated"
-                while declines[current]:
-                    status[current] = "declined"
-                    log.append((name, p, a, "declined", int(order[current]), int(current)))
-                    if pos >= members.size:
-                        warnings.warn(
-                            f"stratum {name!r}, pair {p}: a decliner could not be replaced "
-                            "(the stratum is used up); the pair is incomplete and paired "
-                            "tests will drop it. Recruit more persons or merge strata.",
-                            DreamkitWarning,
-                            stacklevel=2,
-                        )
-                        log.append((name, p, a, "no replacement", 0, -1))
-                        current = -1
-                        break
-                    current = members[pos]
-                    pos += 1
-                    kind = "replacement"
-                    log.append((name, p, a, "replacement", int(order[current]), int(current)))
-                if current >= 0:
-                    status[current] = kind
-                    pair[current] = p
-                    arm[current] = a
-    id_values = ids.to_list()
-    log_ids = pl.Series(
-        id_column, [id_values[r[5]] if r[5] >= 0 else None for r in log], dtype=ids.dtype
-    )
-    log_frame = pl.DataFrame(
-        {
-            "step": np.arange(1, len(log) + 1, dtype=np.int64),
-            STRATUM: [r[0] for r in log],
-            PAIR: [r[1] for r in log],
-            C.TREATED: [r[2] for r in log],
-            "event": [r[3] for r in log],
-            ORDER: [r[4] if r[5] >= 0 else None for r in log],
-            id_column: log_ids,
-        },
-        schema_overrides={PAIR: pl.Int32, C.TREATED: pl.Int8, ORDER: pl.Int32},
-    )
-    out = frame.with_columns(
-        label.alias(STRATUM),
-        pl.Series(ORDER, order, dtype=pl.Int32),
-        pl.Series(PAIR, np.where(pair > 0, pair, 0), dtype=pl.Int32),
-        pl.Series(C.TREATED, np.where(arm >= 0, arm, 0), dtype=pl.Int8),
-        pl.Series(STATUS, status.tolist(), dtype=pl.String),
-    ).with_columns(
-        pl.when(pl.Series(pair > 0)).then(pl.col(PAIR)).otherwise(None).alias(PAIR),
-        pl.when(pl.Series(arm >= 0)).then(pl.col(C.TREATED)).otherwise(None).alias(C.TREATED),
-    )
-    return PairwiseAllocation(out, log_frame, seed, id_column)
+                    book.log(name, p, a, "no replacement", -1)
+                    current = -1
+                    break
+                current, kind = int(members[pos]), "replacement"
+                pos += 1
+                book.log(name, p, a, "replacement", current)
+            if current >= 0:
+                book.status[current] = kind
+                book.pair[current] = p
+                book.arm[current] = a
 
 
 def _odd(odd: Odd, message: str) -> None:
@@ -286,7 +327,7 @@ def _odd(odd: Odd, message: str) -> None:
         f"{head}; the person is left unallocated (status 'unpaired', logged). To pair them, "
         "merge strata or recruit another person of the stratum.",
         DreamkitWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
 
 

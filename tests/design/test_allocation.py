@@ -142,3 +142,16 @@ def test_unreplaceable_decliner_and_bad_input(tmp_path) -> None:  # type: ignore
     assert back.columns == ["step", "stratum", "pair", "treated", "event", "order", "person_id"]
     assert back.height == b.log.height
     assert "person_id" not in repr(b) and "11" not in repr(b)
+
+
+def test_decliners_use_up_the_stratum() -> None:
+    frame = pl.DataFrame({"person_id": list(range(1, 6)), "g": ["a"] * 5})
+    first = pairwise_allocation(frame, ["g"], seed=5, n_pairs=2)
+    drawn = first.log.filter(pl.col("pair") == 1)["person_id"].to_list()
+    # both members of pair 1 decline: persons 3 and 4 (in random order) replace them, and
+    # one person is left for pair 2
+    with pytest.warns(DreamkitWarning, match="used up after 1 of 2"):
+        a = pairwise_allocation(frame, ["g"], seed=5, n_pairs=2, declined=drawn)
+    assert a.allocated.height == 2
+    assert (a.persons["allocation_status"] == "declined").sum() == 2
+    assert (a.persons["allocation_status"] == "reserve").sum() == 1
