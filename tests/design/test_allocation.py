@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dreamkit.design.allocation import pairwise_allocation
 from dreamkit.errors import DreamkitWarning, InputError, TrialDesignError
@@ -155,3 +157,52 @@ def test_decliners_use_up_the_stratum() -> None:
     assert a.allocated.height == 2
     assert (a.persons["allocation_status"] == "declined").sum() == 2
     assert (a.persons["allocation_status"] == "reserve").sum() == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 40),
+    n_groups=st.integers(1, 4),
+    decline_share=st.floats(0, 0.4),
+)
+def test_invariants(seed: int, n: int, n_groups: int, decline_share: float) -> None:
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame(
+        {"person_id": rng.choice(10**6, n, replace=False), "g": rng.integers(0, n_groups, n)}
+    )
+    declined = frame["person_id"].filter(pl.Series(rng.random(n) < decline_share))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DreamkitWarning)
+        a = pairwise_allocation(frame, ["g"], seed=seed, declined=declined, odd="reserve")
+    p = a.persons
+    assert p.height == n  # nobody dropped
+    status = p["allocation_status"]
+    assert set(status.unique().to_list()) <= {
+        "allocated",
+        "replacement",
+        "declined",
+        "reserve",
+        "unpaired",
+    }
+    # decliners never take part; everyone taking part has a pair and an arm
+    mine = p.filter(pl.col("person_id").is_in(declined.implode()))
+    assert mine["treated"].null_count() == declined.len()
+    assert mine["allocation_status"].is_in(["declined", "reserve", "unpaired"]).all()
+    taking = p.filter(pl.col("treated").is_not_null())
+    assert taking["pair"].null_count() == 0
+    assert not taking["person_id"].is_in(declined.implode()).any()
+    per_pair = taking.group_by("pair").agg(
+        pl.len(), pl.col("treated").sum().alias("t"), pl.col("stratum").n_unique().alias("s")
+    )
+    assert (per_pair["s"] == 1).all()
+    full = per_pair.filter(pl.col("len") == 2)
+    assert (full["t"] == 1).all()
+    # the log tells the same story
+    events = a.log["event"].to_list()
+    assert events.count("declined") == (status == "declined").sum()
+    # every decline is followed by a replacement (who may decline too) or by no replacement
+    assert events.count("replacement") + events.count("no replacement") == events.count("declined")
+    assert events.count("replacement") >= (status == "replacement").sum()
+    assert events.count("unpaired") == (status == "unpaired").sum()
+    assert events.count("allocated") == 2 * a.log["pair"].drop_nulls().n_unique()
