@@ -104,6 +104,8 @@ class StatusRule:
             :math:`w` weeks up to the horizon) or ``"allocation"`` (ends at any week since
             allocation).
         outside: count weeks *outside* :math:`A` (e.g. "left cash benefit by any route").
+            Every other state counts, including ``unknown`` codes and ``out_of_scope``
+            (emigration, death); list those in ``states`` if leaving that way is no success.
     """
 
     name: str
