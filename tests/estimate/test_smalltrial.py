@@ -27,6 +27,7 @@ from dreamkit.estimate.smalltrial import (
     exact_rd_interval,
     fisher,
     fisher_2xk_pvalue,
+    mantel_haenszel,
     mcnemar,
     newcombe,
     pearson,
@@ -410,3 +411,41 @@ def test_risk_difference_exact_row() -> None:
     )
     ref = scipy.stats.barnard_exact([[4, 0], [24, 26]], alternative="greater").pvalue
     assert exact["p_value"] == pytest.approx(min(1.0, 2 * ref), rel=1e-8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), n_strata=st.integers(1, 5), size=st.integers(6, 15))
+def test_mantel_haenszel_against_statsmodels(seed: int, n_strata: int, size: int) -> None:
+    arm, y, s = strata_data(seed, n_strata, size)
+    tables = np.array(
+        [
+            [
+                [
+                    ((arm == 1) & (y == 1) & (s == k)).sum(),
+                    ((arm == 1) & (y == 0) & (s == k)).sum(),
+                ],
+                [
+                    ((arm == 0) & (y == 1) & (s == k)).sum(),
+                    ((arm == 0) & (y == 0) & (s == k)).sum(),
+                ],
+            ]
+            for k in range(n_strata)
+        ],
+        dtype=float,
+    )
+    r = (tables[:, 0, 0] * tables[:, 1, 1] / tables.sum(axis=(1, 2))).sum()
+    q = (tables[:, 0, 1] * tables[:, 1, 0] / tables.sum(axis=(1, 2))).sum()
+    if r == 0 or q == 0:
+        with pytest.raises(EstimationError, match="stratified exact"):
+            mantel_haenszel(arm, y, s)
+        return
+    ref = StratifiedTable(tables.transpose(1, 2, 0))
+    got = mantel_haenszel(arm, y, s, outcome="x")
+    row = got.tidy().row(0, named=True)
+    assert row["estimate"] == pytest.approx(ref.logodds_pooled, rel=TOL, abs=1e-12)
+    assert row["std_error"] == pytest.approx(ref.logodds_pooled_se, rel=TOL)
+    ratio = got.tidy(exponentiate=True).row(0, named=True)
+    lo, hi = ref.oddsratio_pooled_confint()
+    assert (ratio["conf_low"], ratio["conf_high"]) == pytest.approx((lo, hi), rel=1e-9)
+    assert ratio["estimate"] == pytest.approx(ref.oddsratio_pooled, rel=TOL)
+    assert isinstance(got, Result) and got.glance()["n_strata"][0] == n_strata

@@ -16,6 +16,7 @@ from dreamkit.estimate.smalltrial.contingency import (
 )
 from dreamkit.estimate.smalltrial.continuous import compare_continuous
 from dreamkit.estimate.smalltrial.exact_interval import exact_rd_interval, exact_rd_pvalue
+from dreamkit.estimate.smalltrial.mantel_haenszel import MantelHaenszelResult, mantel_haenszel
 from dreamkit.estimate.smalltrial.randomisation import complete_pairs, randomisation_test
 from dreamkit.estimate.smalltrial.risk_difference import (
     RiskDifferenceResult,
@@ -32,6 +33,7 @@ from dreamkit.estimate.smalltrial.tables import (
 )
 
 __all__ = [
+    "MantelHaenszelResult",
     "RiskDifferenceResult",
     "TestResult",
     "as_long",
@@ -45,6 +47,7 @@ __all__ = [
     "fisher",
     "fisher_2xk_pvalue",
     "horizon_tables",
+    "mantel_haenszel",
     "mcnemar",
     "newcombe",
     "pearson",
