@@ -7,20 +7,17 @@ Persons, both potential outcomes and the register come from the simulator; the a
 import numpy as np
 import polars as pl
 
-from dreamkit.design import pairwise_allocation, proportional_pairs
-from dreamkit.estimate.smalltrial import horizon_tables
-from dreamkit.outcomes import StatusSpec, status_at_horizons
-from dreamkit.simulate import TeamDesign, reallocate, simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(TeamDesign(n_teams=6, mean_team_size=13), seed=3)
+sim = dk.simulate_trial(dk.TeamDesign(n_teams=6, mean_team_size=13), seed=3)
 eligible = sim.trial.drop("treated").with_columns(young=(pl.col("age") < 45).cast(pl.Int8))
 strata, declined = ["female", "young"], eligible["person_id"].sample(3, seed=1)
-pairs = proportional_pairs(eligible, strata, 30)  # 30 pairs in proportion to the strata
-alloc = pairwise_allocation(eligible, strata, seed=2024, n_pairs=pairs, declined=declined)
+pairs = dk.proportional_pairs(eligible, strata, 30)  # 30 pairs in proportion to the strata
+alloc = dk.pairwise_allocation(eligible, strata, seed=2024, n_pairs=pairs, declined=declined)
 persons = alloc.allocated
 end = int(np.quantile(persons["allocation_week"], 0.85)) + 78  # the analysis date
-register = reallocate(sim, persons, last_week=end)
-spec = StatusSpec.from_mapping(
+register = dk.reallocate(sim, persons, last_week=end)
+spec = dk.StatusSpec.from_mapping(
     {
         "self_support": {"states": ["employment", "education"], "weeks": 4},
         "disability_pension": ["disability_pension"],
@@ -28,11 +25,11 @@ spec = StatusSpec.from_mapping(
     },
     other="on_benefit",
 )
-status = status_at_horizons(register, persons, spec, [6, 12, 18], sample="common")
+status = dk.status_at_horizons(register, persons, spec, [6, 12, 18], sample="common")
 print(alloc, "\n", alloc.log.group_by("event").len(), "\n", status.flow_table())
 arms = [pl.format("{}/{}", f"events_{a}", f"n_{a}").alias(a) for a in ("treated", "control")]
 tests = ["p_chi2", "p_chi2_yates", "p_fisher", "p_mcnemar_exact", "p_ri", "rd", "rd_low", "rd_high"]
 with pl.Config(tbl_cols=-1, tbl_width_chars=200, float_precision=3, tbl_hide_dataframe_shape=True):
-    for label, table in horizon_tables(status, ri_draws=4999).items():
+    for label, table in dk.horizon_tables(status, ri_draws=4999).items():
         print(f"status at {label} (rd: Newcombe interval):")
         print(table.select("outcome", *arms, *tests, "note"))
