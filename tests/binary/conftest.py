@@ -7,7 +7,9 @@ import polars as pl
 import pytest
 
 
-def make_survey(n: int = 3000, seed: int = 1, n_strata: int = 12, n_teams: int = 60) -> pl.DataFrame:
+def make_survey(
+    n: int = 3000, seed: int = 1, n_strata: int = 12, n_teams: int = 60
+) -> pl.DataFrame:
     """Persons in teams nested in strata; a 3-level exposure, categorical covariates with a
     "don't know" level, a 0/1 and a continuous covariate; logit outcome."""
     rng = np.random.default_rng(seed)

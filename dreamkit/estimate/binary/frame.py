@@ -147,9 +147,12 @@ def prepare(
     absent = [c for c in dict.fromkeys(used) if c not in df.columns]
     if absent:
         raise ColumnNotFoundError(f"columns {absent} are not in the data; it has {df.columns}.")
-    unknown_ref = [c for c in reference if c not in cols]
+    unknown_ref = [c for c in reference if c not in df.columns]
     if unknown_ref:
-        raise InputError(f"reference names {unknown_ref}, which are not regressors of the model.")
+        raise ColumnNotFoundError(
+            f"reference names columns {unknown_ref} that are not in the data (a typo?)."
+        )
+    reference = {c: v for c, v in reference.items() if c in cols}  # one dict for many models
     if missing not in ("raise", "drop"):
         raise InputError(f"missing={missing!r}; use 'raise' or 'drop'.")
     if df.height == 0:
