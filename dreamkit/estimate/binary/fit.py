@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import scipy.sparse
 import scipy.special
@@ -126,12 +127,44 @@ class TestResult:
         )
 
 
-def _codes(values: NDArray[Any], what: str) -> tuple[NDArray[np.intp], NDArray[Any]]:
+def dense_codes(values: NDArray[Any], what: str) -> tuple[NDArray[np.intp], NDArray[Any]]:
+    """Codes 0..L-1 in sorted order of the values and the sorted distinct values; integer
+    codes that are already small use ``bincount`` (no sort), others a hash table."""
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise InputError(f"{what} must be one code per person (a 1-d array).")
-    uniq, inv = np.unique(arr, return_inverse=True)
-    return inv.astype(np.intp), uniq
+        raise InputError(f"{what} must be one value per person (a 1-d array).")
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo >= 0 and hi < 4 * arr.size + 1024:
+            present = np.bincount(arr) > 0
+            if present.all():
+                return arr.astype(np.intp, copy=False), np.arange(hi + 1)
+            remap = np.cumsum(present) - 1
+            return remap[arr].astype(np.intp), np.flatnonzero(present)
+    codes, uniq = pd.factorize(arr, sort=True, use_na_sentinel=True)
+    if np.any(codes < 0):
+        raise InputError(f"{what} has missing values; drop those persons or give them a code.")
+    return np.asarray(codes, dtype=np.intp), np.asarray(uniq)
+
+
+def sort_clusters(
+    cluster: NDArray[np.intp],
+) -> tuple[NDArray[np.intp] | None, NDArray[np.intp]]:
+    """Persons ordered by cluster code and the start of each cluster (CSR row pointers)."""
+    order = np.argsort(cluster, kind="stable").astype(np.intp)
+    counts = np.bincount(cluster)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+    return order, indptr
+
+
+def group_rows(key: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Groups of equal integer keys: (one member of each group, group of each row)."""
+    n = key.shape[0]
+    inv, _ = dense_codes(key, "key")
+    n_groups = int(inv.max()) + 1 if n else 0
+    first = np.empty(n_groups, dtype=np.intp)
+    first[inv] = np.arange(n, dtype=np.intp)  # any member: all members are identical
+    return first, inv
 
 
 def _is_binary(col: NDArray[np.float64]) -> bool:
@@ -158,18 +191,19 @@ def _groups(
 
 
 def _check_separation(
-    y: NDArray[np.float64],
-    w: NDArray[np.float64],
-    x: NDArray[np.float64],
+    events: NDArray[np.float64],
+    trials: NDArray[np.float64],
+    xc: NDArray[np.float64],
     names: Sequence[str],
     groups: Mapping[str, tuple[int, ...]],
     has_intercept: bool,
-    fe: NDArray[np.intp] | None,
+    fe_cells: NDArray[np.intp] | None,
     fe_name: str,
     fe_labels: Sequence[str],
 ) -> None:
     """Raise :class:`EstimationError` when a level of a dummy term or a stratum has only
-    non-events or only events (the maximum-likelihood estimate does not exist)."""
+    non-events or only events (the maximum-likelihood estimate does not exist). Runs on
+    the cells (events and persons per distinct regressor row)."""
 
     def check(term: str, label: str, ev: float, n: float) -> None:
         if n > 0 and (ev == 0 or ev == n):
@@ -180,9 +214,8 @@ def _check_separation(
                 f"estimate does not exist). {SEPARATION_FIX}"
             )
 
-    wy = w * y
     for term, cols in groups.items():
-        block = x[:, list(cols)]
+        block = xc[:, list(cols)]
         if not all(_is_binary(block[:, j]) for j in range(block.shape[1])):
             continue
         rowsum = block.sum(axis=1)
@@ -191,18 +224,14 @@ def _check_separation(
         for j, c in enumerate(cols):
             on = block[:, j] == 1.0
             label = names[c] if len(cols) > 1 else "1"
-            check(term, label, float(wy[on].sum()), float(w[on].sum()))
+            check(term, label, float(events[on].sum()), float(trials[on].sum()))
         if has_intercept:
             ref = rowsum == 0
-            check(
-                term,
-                "reference" if len(cols) > 1 else "0",
-                float(wy[ref].sum()),
-                float(w[ref].sum()),
-            )
-    if fe is not None:
-        ev = np.bincount(fe, weights=wy)
-        n = np.bincount(fe, weights=w)
+            label = "reference" if len(cols) > 1 else "0"
+            check(term, label, float(events[ref].sum()), float(trials[ref].sum()))
+    if fe_cells is not None:
+        ev = np.bincount(fe_cells, weights=events, minlength=len(fe_labels))
+        n = np.bincount(fe_cells, weights=trials, minlength=len(fe_labels))
         for k in range(len(n)):
             check(fe_name, str(fe_labels[k]), float(ev[k]), float(n[k]))
 
@@ -210,12 +239,20 @@ def _check_separation(
 def _cells(
     x: NDArray[np.float64], fe: NDArray[np.intp] | None
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Persons with identical regressors and stratum -> (first member of each cell, cell of
-    each person). A random projection finds the cells; the result is verified exactly."""
-    z = x if fe is None else np.column_stack([x, fe.astype(np.float64)])
-    r = np.random.default_rng(20260402).standard_normal(z.shape[1])
-    _, first, inv = np.unique(z @ r, return_index=True, return_inverse=True)
-    if not np.array_equal(z[first][inv], z):  # a projection collision: exact fallback
+    """Persons with identical regressors and stratum -> (a member of each cell, cell of each
+    person). A random projection hashed into a table finds the cells (no sort); the result
+    is verified exactly, with an exact row-wise fallback on a projection collision."""
+    r = np.random.default_rng(20260402).standard_normal(x.shape[1] + 1)
+    h = x @ r[:-1]
+    if fe is not None:
+        h = h + fe * r[-1]
+    codes, _ = pd.factorize(h)
+    inv = np.asarray(codes, dtype=np.intp)
+    first = np.empty(int(inv.max()) + 1, dtype=np.intp)
+    first[inv] = np.arange(inv.size, dtype=np.intp)
+    same = np.array_equal(x[first][inv], x) and (fe is None or np.array_equal(fe[first][inv], fe))
+    if not same:
+        z = x if fe is None else np.column_stack([x, fe])
         _, first, inv = np.unique(z, axis=0, return_index=True, return_inverse=True)
     return first.astype(np.intp), inv.reshape(-1).astype(np.intp)
 
@@ -295,38 +332,81 @@ def fit_binary(
     if cluster is not None:
         if len(cluster) != n:
             raise InputError(f"cluster has {len(cluster)} codes for {n} persons.")
-        g_codes, g_uniq = _codes(np.asarray(cluster), "cluster")
+        g_codes, g_uniq = dense_codes(np.asarray(cluster), "cluster")
         n_g = len(g_uniq)
-        if vcov_type == "CRV1" and n_g < 2:
-            raise InputError("vcov='CRV1' needs at least 2 clusters; use vcov='iid'.")
     fe_codes: NDArray[np.intp] | None = None
     labels: tuple[str, ...] = ()
     if fe is not None:
         if len(fe) != n:
             raise InputError(f"fe has {len(fe)} codes for {n} persons.")
-        fe_codes, fe_uniq = _codes(np.asarray(fe), "fe")
-        if fe_labels is not None:
-            given = list(fe_labels)
-            labels = tuple(str(given[int(v)]) for v in fe_uniq)
-        else:
-            labels = tuple(str(v) for v in fe_uniq)
-    fe_labels = labels
-    const = [j for j in range(xm.shape[1]) if np.all(xm[:, j] == 1.0)]
-    has_intercept = bool(const)
-    groups = _groups(names, term_groups)
-    _check_separation(
-        yv, w, xm, names, groups, has_intercept, fe_codes, fe_name, fe_labels or ("",)
+        fe_codes, fe_uniq = dense_codes(np.asarray(fe), "fe")
+        given = None if fe_labels is None else list(fe_labels)
+        labels = tuple(str(v if given is None else given[int(v)]) for v in fe_uniq)
+    first, inv = _cells(xm, fe_codes)
+    return fit_cells(
+        yv,
+        w,
+        inv,
+        xm[first],
+        names,
+        link=link,
+        fe_cells=None if fe_codes is None else fe_codes[first],
+        fe_name=fe_name,
+        fe_labels=labels,
+        cluster=g_codes,
+        n_clusters=n_g,
+        vcov=vcov_type,
+        term_groups=term_groups,
+        level=level,
+        notes=notes,
+        n_dropped=n_dropped,
+        tol=tol,
+        max_iter=max_iter,
     )
 
-    first, inv = _cells(xm, fe_codes)
-    xc = xm[first]
-    events = np.asarray(np.bincount(inv, weights=w * yv, minlength=first.size), np.float64)
-    trials = np.asarray(np.bincount(inv, weights=w, minlength=first.size), np.float64)
+
+def fit_cells(
+    y: NDArray[np.float64],
+    w: NDArray[np.float64],
+    inv: NDArray[np.intp],
+    xc: NDArray[np.float64],
+    names: Sequence[str],
+    *,
+    link: BinaryLink,
+    fe_cells: NDArray[np.intp] | None,
+    fe_name: str,
+    fe_labels: tuple[str, ...],
+    cluster: NDArray[np.intp] | None,
+    n_clusters: int,
+    vcov: VcovType,
+    term_groups: Mapping[str, Sequence[int]] | None,
+    level: float,
+    notes: Sequence[str] = (),
+    n_dropped: int = 0,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    cluster_order: tuple[NDArray[np.intp] | None, NDArray[np.intp]] | None = None,
+) -> BinaryResult:
+    """The fit on validated, compressed data: person-level outcome ``y``, weights ``w``,
+    cell ``inv`` of each person (0..C-1) and cluster codes (0..G-1); cell-level regressors
+    ``xc`` (C, p) and stratum codes ``fe_cells`` (0..K-1, labels ``fe_labels``)."""
+    names = list(names)
+    n_g = n_clusters
+    if vcov == "CRV1" and cluster is None:
+        raise InputError("vcov='CRV1' needs cluster codes (cluster=...); or use vcov='iid'.")
+    if vcov == "CRV1" and n_g < 2:
+        raise InputError("vcov='CRV1' needs at least 2 clusters; use vcov='iid'.")
+    n_cells = xc.shape[0]
+    has_intercept = bool(np.any(np.all(xc == 1.0, axis=0)))
+    groups = _groups(names, term_groups)
+    events = np.asarray(np.bincount(inv, weights=w * y, minlength=n_cells), np.float64)
+    trials = np.asarray(np.bincount(inv, weights=w, minlength=n_cells), np.float64)
+    _check_separation(
+        events, trials, xc, names, groups, has_intercept, fe_cells, fe_name, fe_labels
+    )
     factors: tuple[Factor, ...] = ()
-    if fe_codes is not None and len(fe_labels) > 1:
-        factors = (Factor(fe_name, fe_codes[first], fe_labels, reference=has_intercept),)
-    elif fe_codes is not None and not has_intercept:
-        factors = (Factor(fe_name, fe_codes[first], fe_labels, reference=False),)
+    if fe_cells is not None and (len(fe_labels) > 1 or not has_intercept):
+        factors = (Factor(fe_name, fe_cells, fe_labels, reference=has_intercept),)
     cells = BinomialCells(events, trials, factors, xc, tuple(names))
     try:
         glm = fit_binomial(cells, link, "iid", tol=tol, max_iter=max_iter)
@@ -341,40 +421,45 @@ def fit_binary(
     assert glm.hessian is not None
     hessian = glm.hessian[np.ix_(perm, perm)]
     fe_kept = np.asarray(factors[0].kept) if factors else np.zeros(0, np.intp)
-    fe_cells = factors[0].codes if factors else None
+    fe_used = factors[0].codes if factors else None
     corr = 1.0
-    if vcov_type == "iid":
+    if vcov == "iid":
         cov = glm.cov[np.ix_(perm, perm)]
     else:
-        assert g_codes is not None
-        eta_c = _eta(xc, fe_cells, fe_kept, params, p, len(fe_labels))
+        assert cluster is not None
+        eta_c = _eta(xc, fe_used, fe_kept, params, p, len(fe_labels))
         one = np.ones_like(eta_c)
         s1 = link_parts(link, eta_c, one, one)[1]
         s0 = link_parts(link, eta_c, np.zeros_like(eta_c), one)[1]
-        s_i = w * np.where(yv == 1.0, s1[inv], s0[inv])
-        a = scipy.sparse.csr_matrix((s_i, (g_codes, inv)), shape=(n_g, first.size))
+        s_i = w * np.where(y == 1.0, s1[inv], s0[inv])
+        # A[g, c] = sum of the scores of the persons of cell c in cluster g; S = A [X, D].
+        # Rows of A from the persons sorted by cluster (duplicates summed by the products)
+        order, indptr = cluster_order if cluster_order is not None else sort_clusters(cluster)
+        if order is not None:  # None: the persons are already sorted by cluster
+            s_i, inv = s_i[order], inv[order]
+        a = scipy.sparse.csr_matrix((s_i, inv, indptr), shape=(n_g, n_cells))
         blocks = [np.asarray(a @ xc)]
         if factors:
+            assert fe_used is not None
             onehot = scipy.sparse.csr_matrix(
-                (np.ones(first.size), (np.arange(first.size), fe_cells)),
-                shape=(first.size, len(fe_labels)),
+                (np.ones(n_cells), (np.arange(n_cells), fe_used)),
+                shape=(n_cells, len(fe_labels)),
             )
             blocks.append(np.asarray((a @ onehot).toarray())[:, fe_kept])
         cov, corr = crv1(hessian, np.hstack(blocks), float(w.sum()))
-    fe_names = tuple(glm.names[:k_fe])
     return BinaryResult(
         names=tuple(names),
-        fe_names=fe_names,
+        fe_names=tuple(glm.names[:k_fe]),
         params=params,
         cov=cov,
         link=link,
-        vcov_type=vcov_type,
+        vcov_type=vcov,
         log_likelihood=glm.log_likelihood,
         iterations=glm.iterations,
         n_obs=round(float(w.sum())),
-        n_events=round(float((w * yv).sum())),
+        n_events=round(float(events.sum())),
         n_clusters=n_g,
-        n_cells=first.size,
+        n_cells=n_cells,
         correction=corr,
         level=level,
         groups=groups,
@@ -382,7 +467,7 @@ def fit_binary(
         notes=tuple(notes),
         n_dropped=n_dropped,
         x_cells=xc,
-        fe_cells=fe_cells,
+        fe_cells=fe_used,
         fe_kept=fe_kept,
         n_fe_levels=len(fe_labels),
         trials=trials,

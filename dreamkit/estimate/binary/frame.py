@@ -26,7 +26,15 @@ import polars as pl
 from numpy.typing import NDArray
 
 from dreamkit.errors import ColumnNotFoundError, InputError
-from dreamkit.estimate.binary.fit import BinaryLink, BinaryResult, VcovType, fit_binary
+from dreamkit.estimate.binary.fit import (
+    BinaryLink,
+    BinaryResult,
+    VcovType,
+    dense_codes,
+    fit_cells,
+    group_rows,
+)
+from dreamkit.estimate.results import check_level
 
 Missing = Literal["raise", "drop"]
 
@@ -41,6 +49,8 @@ class Variable:
     levels: tuple[str, ...]
     reference: int
     values: NDArray[np.float64] | None
+    key: NDArray[np.intp]  # codes 0..n_key-1 of the distinct values (for compression)
+    n_key: int
 
     @property
     def is_factor(self) -> bool:
@@ -56,11 +66,14 @@ class Variable:
             return [self.name]
         return [f"{self.name}[{self.levels[j]}]" for j in self.kept]
 
-    def matrix(self) -> NDArray[np.float64]:
+    def matrix(self, rows: NDArray[np.intp] | None = None) -> NDArray[np.float64]:
+        """The column(s) of this regressor for all persons or the persons ``rows``."""
         if self.codes is None:
             assert self.values is not None
-            return self.values[:, None]
-        return (self.codes[:, None] == np.asarray(self.kept)[None, :]).astype(np.float64)
+            v = self.values if rows is None else self.values[rows]
+            return v[:, None]
+        c = self.codes if rows is None else self.codes[rows]
+        return (c[:, None] == np.asarray(self.kept)[None, :]).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ class Prepared:
     stratum_name: str | None
     stratum_labels: tuple[str, ...]
     cluster: NDArray[np.intp] | None
+    n_clusters: int
+    cluster_order: tuple[NDArray[np.intp] | None, NDArray[np.intp]] | None
     weights: NDArray[np.float64] | None
     n_input: int
     n_dropped: int
@@ -116,12 +131,15 @@ def _dense_codes(s: pl.Series) -> tuple[NDArray[np.intp], tuple[str, ...]]:
     if isinstance(s.dtype, pl.Enum):
         phys = s.to_physical().to_numpy().astype(np.intp)
         cats = s.dtype.categories.to_list()
-        present = np.unique(phys)
+        present = np.flatnonzero(np.bincount(phys, minlength=len(cats)))
         remap = np.full(len(cats), -1, dtype=np.intp)
         remap[present] = np.arange(present.size)
         return remap[phys], tuple(str(cats[j]) for j in present)
     if s.dtype == pl.Categorical:
         s = s.cast(pl.String)
+    if s.dtype.is_integer():
+        codes, uniq = dense_codes(s.to_numpy(), s.name)
+        return codes, tuple(str(v) for v in uniq.tolist())
     codes = (s.rank("dense").to_numpy() - 1).astype(np.intp)
     levels = tuple(str(v) for v in s.unique().sort().to_list())
     return codes, levels
@@ -180,6 +198,9 @@ def prepare(
         )
         if df.height == 0:
             raise InputError(f"no complete cases are left (missing per column: {counts}).")
+    if cluster:
+        # persons sorted by cluster once (row order does not change any estimate)
+        df = df.sort(cluster, maintain_order=True)
     ys = df[outcome]
     if ys.dtype == pl.Boolean:
         y = ys.cast(pl.Float64).to_numpy()
@@ -214,9 +235,11 @@ def prepare(
                         f"its levels are {list(levels)}."
                     )
                 ref = levels.index(want)
-            variables[c] = Variable(c, codes, levels, ref, None)
+            variables[c] = Variable(c, codes, levels, ref, None, codes, len(levels))
         elif s.dtype.is_numeric():
-            variables[c] = Variable(c, None, (), 0, s.cast(pl.Float64).to_numpy())
+            values = s.cast(pl.Float64).to_numpy()
+            key, uniq = dense_codes(values, c)
+            variables[c] = Variable(c, None, (), 0, values, key, len(uniq))
         else:
             raise InputError(
                 f"column {c!r} has type {s.dtype}; use a numeric, text or categorical column."
@@ -229,6 +252,11 @@ def prepare(
     w = None
     if weights:
         w = df[weights].cast(pl.Float64).to_numpy()
+        if np.any(w <= 0) or np.any(w % 1 != 0):
+            raise InputError(f"weights column {weights!r} must hold positive integers.")
+    order: tuple[NDArray[np.intp] | None, NDArray[np.intp]] | None = None
+    if cl_codes is not None:  # sorted above: the cluster sums of every model are sequential
+        order = (None, np.concatenate([[0], np.cumsum(np.bincount(cl_codes))]).astype(np.intp))
     return Prepared(
         y=y,
         variables=variables,
@@ -236,6 +264,8 @@ def prepare(
         stratum_name=stratum,
         stratum_labels=st_labels,
         cluster=cl_codes,
+        n_clusters=0 if cl_codes is None else int(cl_codes.max()) + 1,
+        cluster_order=order,
         weights=w,
         n_input=n_input,
         n_dropped=n_dropped,
@@ -247,21 +277,23 @@ def design(
     prep: Prepared,
     terms: Sequence[str],
     interactions: Sequence[tuple[str, str]] = (),
+    rows: NDArray[np.intp] | None = None,
 ) -> tuple[NDArray[np.float64], list[str], dict[str, list[int]]]:
-    """``X`` (intercept first), its column names and the term groups of ``terms`` (and of
-    the products ``a:b`` of the columns of two terms)."""
-    blocks: list[NDArray[np.float64]] = [np.ones((prep.n, 1))]
+    """``X`` (intercept first) of all persons or of the persons ``rows``, its column names
+    and the term groups of ``terms`` (and of the products ``a:b`` of two terms' columns)."""
+    n = prep.n if rows is None else rows.shape[0]
+    blocks: list[NDArray[np.float64]] = [np.ones((n, 1))]
     names = ["Intercept"]
     groups: dict[str, list[int]] = {}
     for t in terms:
         v = prep.variables[t]
         cols = v.column_names
         groups[t] = list(range(len(names), len(names) + len(cols)))
-        blocks.append(v.matrix())
+        blocks.append(v.matrix(rows))
         names += cols
     for a, b in interactions:
         va, vb = prep.variables[a], prep.variables[b]
-        ma, mb = va.matrix(), vb.matrix()
+        ma, mb = va.matrix(rows), vb.matrix(rows)
         start = len(names)
         for i, na in enumerate(va.column_names):
             for j, nb in enumerate(vb.column_names):
@@ -280,23 +312,42 @@ def fit_prepared(
     level: float = 0.95,
     interactions: Sequence[tuple[str, str]] = (),
 ) -> BinaryResult:
-    """Fit one model on a prepared sample (the ladder and elimination share one sample)."""
-    x, names, groups = design(prep, terms, interactions)
-    return fit_binary(
+    """Fit one model on a prepared sample (the ladder and elimination share one sample).
+
+    Persons are grouped into cells by the exact mixed-radix code of their regressors'
+    values and stratum (no sort when the code space is small), and ``X`` is built for the
+    cells only."""
+    parts = [(prep.variables[t].key, prep.variables[t].n_key) for t in dict.fromkeys(terms)]
+    if prep.stratum is not None:
+        parts.append((prep.stratum, len(prep.stratum_labels)))
+    key = np.zeros(prep.n, dtype=np.int64)
+    span = 1
+    for codes, size in parts:
+        if span * size >= 2**62:
+            key = dense_codes(key, "key")[0].astype(np.int64)
+            span = int(key.max()) + 1
+        key = key * size + codes
+        span *= size
+    first, inv = group_rows(key)
+    xc, names, groups = design(prep, terms, interactions, rows=first)
+    return fit_cells(
         prep.y,
-        x,
+        np.ones(prep.n) if prep.weights is None else prep.weights,
+        inv,
+        xc,
         names,
         link=link,
-        fe=prep.stratum,
+        fe_cells=None if prep.stratum is None else prep.stratum[first],
         fe_name=prep.stratum_name or "stratum",
-        fe_labels=prep.stratum_labels or None,
+        fe_labels=prep.stratum_labels,
         cluster=prep.cluster,
-        vcov=vcov,
+        n_clusters=prep.n_clusters,
+        vcov=vcov or ("CRV1" if prep.cluster is not None else "iid"),
         term_groups=groups,
-        weights=prep.weights,
-        level=level,
+        level=check_level(level),
         notes=prep.notes,
         n_dropped=prep.n_dropped,
+        cluster_order=prep.cluster_order,
     )
 
 
