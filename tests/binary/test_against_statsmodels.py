@@ -188,3 +188,27 @@ def test_frequency_weights_equal_duplicated_rows(survey: pl.DataFrame) -> None:
     np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
     np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=1e-9)
     np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
+
+
+def test_array_entry_equals_frame_entry(survey: pl.DataFrame) -> None:
+    """fit_binary on a dense X (cells found by hashing) equals the frame path (cells by
+    exact codes); the stratum labels are carried to the terms."""
+    a = _arrays(survey)
+    res = _fit(survey, "probit", "CRV1")
+    names = ["Intercept", "illness[both]", "illness[mental]", "sex[M]", "edu[dk]", "edu[high]"]
+    arr = bn.fit_binary(
+        a["y"],
+        a["x"],
+        [*names, "edu[mid]", "age"],
+        link="probit",
+        fe=a["stratum"],
+        fe_name="stratum",
+        cluster=a["team"],
+        term_groups={"illness": [1, 2], "edu": [4, 5, 6]},
+    )
+    assert arr.n_cells == res.n_cells
+    np.testing.assert_allclose(arr.params, res.params, rtol=1e-10)
+    np.testing.assert_allclose(arr.std_errors, res.std_errors, rtol=1e-10)
+    assert arr.fe_names == res.fe_names and arr.fe_names[0] == "stratum[1]"
+    assert arr.wald_test("illness").statistic == pytest.approx(res.wald_test("illness").statistic)
+    assert "chi2" in str(arr.wald_test("edu"))

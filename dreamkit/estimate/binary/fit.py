@@ -112,6 +112,13 @@ class TestResult:
     terms: tuple[str, ...]
     note: str = ""
 
+    def __str__(self) -> str:
+        note = f" ({self.note})" if self.note else ""
+        return (
+            f"{self.method}: chi2 = {self.statistic:.4g}, df = {self.df}, "
+            f"p = {self.p_value:.4g}{note}"
+        )
+
     def to_frame(self) -> pl.DataFrame:
         return pl.DataFrame(
             [
