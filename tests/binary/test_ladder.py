@@ -134,3 +134,12 @@ def test_ladder_input_errors(survey: pl.DataFrame) -> None:
         bn.or_ladder(survey, "y", "age", BLOCKS)
     with pytest.raises(InputError, match="forced"):
         bn.backward_eliminate(survey, "y", ["sex"], force=["illness"])
+
+
+def test_elimination_can_remove_everything(survey: pl.DataFrame) -> None:
+    rng = np.random.default_rng(11)
+    d = survey.with_columns(noise=pl.Series(rng.normal(size=survey.height)))
+    el = bn.backward_eliminate(d, "y", ["noise"], alpha=1e-9)
+    assert el.steps["removed"].to_list() == [None, "noise"]
+    assert el.final.names == ("Intercept",)
+    np.testing.assert_allclose(el.final.params[0], np.log(d["y"].mean() / (1 - d["y"].mean())))

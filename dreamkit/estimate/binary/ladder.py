@@ -229,6 +229,11 @@ def or_ladder(
         df = to_polars(data)
         if by not in df.columns:
             raise InputError(f"by column {by!r} is not in the data.")
+        if df[by].null_count():
+            raise InputError(
+                f"by column {by!r} has {df[by].null_count()} missing values; drop them or "
+                "give them a group of their own before fitting the ladders."
+            )
         out: dict[str, Ladder] = {}
         for key in df[by].unique(maintain_order=True).sort().to_list():
             sub = df.filter(pl.col(by) == key)
@@ -384,14 +389,10 @@ def backward_eliminate(
                 "remaining": ", ".join(terms),
             }
         )
+        # with every term removed the last model has the intercept (and strata) only
+        fits.append(fit_prepared(prep, terms, link=link, vcov=vcov, level=level))
         if not terms:
             break
-        fits.append(fit_prepared(prep, terms, link=link, vcov=vcov, level=level))
-    if not terms:
-        raise InputError(
-            f"every candidate has Wald p > {alpha}; nothing is left to fit. Force the exposure "
-            "in (force=[...]) or report the unadjusted model."
-        )
     schema = {
         "step": pl.Int64,
         "removed": pl.String,
