@@ -143,3 +143,16 @@ def test_elimination_can_remove_everything(survey: pl.DataFrame) -> None:
     assert el.steps["removed"].to_list() == [None, "noise"]
     assert el.final.names == ("Intercept",)
     np.testing.assert_allclose(el.final.params[0], np.log(d["y"].mean() / (1 - d["y"].mean())))
+
+
+def test_group_table_puts_groups_side_by_side(survey: pl.DataFrame) -> None:
+    d = survey.with_columns(
+        group=pl.when(pl.col("team") % 3 == 0).then(pl.lit("former")).otherwise(pl.lit("current"))
+    )
+    out = bn.or_ladder(d, "y", "illness", BLOCKS, by="group", reference=REF)
+    assert isinstance(out, dict)
+    t = bn.group_table(out, "+ education")
+    assert t.columns[:4] == ["", "current: b", "current: OR (95% CI)", "current: p"]
+    assert t.width == 7 and t[""].to_list()[0] == "overall p"
+    own = out["former"].table(models=["+ education"])
+    assert t["former: OR (95% CI)"].to_list() == own["+ education: OR (95% CI)"].to_list()

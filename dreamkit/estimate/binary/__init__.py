@@ -9,6 +9,7 @@ from dreamkit.estimate.binary.ladder import (
     Modification,
     backward_eliminate,
     exposure_or_by,
+    group_table,
     or_ladder,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "binary_model",
     "exposure_or_by",
     "fit_binary",
+    "group_table",
     "logit",
     "or_ladder",
     "probit",

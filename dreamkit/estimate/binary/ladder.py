@@ -122,15 +122,25 @@ class Ladder:
                 )
         return pl.DataFrame(rows, infer_schema_length=None)
 
-    def table(self, level: float | None = None, digits: int = 2) -> pl.DataFrame:
+    def table(
+        self,
+        level: float | None = None,
+        digits: int = 2,
+        models: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
         """The thesis table: rows = overall p, reference level, each level; per model the
-        columns ``<model>: b``, ``<model>: OR (95% CI)``, ``<model>: p`` (text)."""
+        columns ``<model>: b``, ``<model>: OR (95% CI)``, ``<model>: p`` (text).
+        ``models``: a subset of the models (default all)."""
         lvl = check_level(self.level if level is None else level)
         long = self.long(lvl)
         pct = f"{100 * lvl:g}%"
         row_labels = list(dict.fromkeys(long["row"].to_list()))
         out: dict[str, list[str]] = {"": row_labels}
-        for label in self.fits:
+        chosen = list(self.fits) if models is None else list(models)
+        unknown = [m for m in chosen if m not in self.fits]
+        if unknown:
+            raise InputError(f"models {unknown} are not in the ladder; it has {list(self.fits)}.")
+        for label in chosen:
             sub = {r["row"]: r for r in long.filter(pl.col("model") == label).iter_rows(named=True)}
             bcol, orcol, pcol = [], [], []
             for rl in row_labels:
@@ -483,3 +493,25 @@ def exposure_or_by(
                 }
             )
     return Modification(pl.DataFrame(rows), fit.wald_test(f"{exposure}:{modifier}"), fit)
+
+
+def group_table(
+    ladders: Mapping[str, Ladder], model: str, level: float | None = None, digits: int = 2
+) -> pl.DataFrame:
+    """One model of ladders fitted by group (``or_ladder(..., by=...)``) side by side: the
+    thesis layout with columns per group (``<group>: b``, ``<group>: OR (95% CI)``,
+    ``<group>: p``) and the same rows."""
+    parts: list[pl.DataFrame] = []
+    for group, lad in ladders.items():
+        t = lad.table(level, digits, models=[model])
+        t = t.rename({c: c.replace(f"{model}:", f"{group}:", 1) for c in t.columns[1:]})
+        parts.append(t if not parts else t.drop(""))
+    if not parts:
+        raise InputError("no ladders given.")
+    rows = {tuple(p[""].to_list()) for p in parts[:1]}
+    if any(
+        tuple(lad.table(level, digits, models=[model])[""].to_list()) not in rows
+        for lad in ladders.values()
+    ):
+        raise InputError("the groups have different exposure levels; tabulate them separately.")
+    return pl.concat(parts, how="horizontal")
