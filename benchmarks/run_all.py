@@ -32,7 +32,18 @@ QUICK = [
     ["w3_hazard.py", "--persons", "20000"],
     ["w4_report.py"],
     ["register_memory.py", "--persons", "100000"],
-    ["w7_ladder.py", "--persons", "20000", "--baseline-persons", "5000", "--dense-persons", "2000"],
+    [
+        "w7_ladder.py",
+        "--persons",
+        "20000",
+        "--baseline-persons",
+        "5000",
+        "--dense-persons",
+        "2000",
+        "--repeats",
+        "1",
+        "--no-save",
+    ],
 ]
 
 

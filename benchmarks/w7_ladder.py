@@ -246,6 +246,7 @@ def main() -> None:
     ap.add_argument("--dense-persons", type=int, default=20_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "W7.md")
+    ap.add_argument("--no-save", action="store_true", help="print only (quick runs)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="w7_"))
     big, mid, small = tmp / "big.parquet", tmp / "mid.parquet", tmp / "small.parquet"
@@ -342,8 +343,9 @@ def main() -> None:
         "CRV1, so it barely compresses and its cost is linear in N: the headline ratio is the "
         "same-size row; the full-size rows are scaled and labelled.\n\n"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"{head}{text}\n")
+    if not args.no_save:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(f"{head}{text}\n")
 
 
 if __name__ == "__main__":
