@@ -212,3 +212,35 @@ def test_array_entry_equals_frame_entry(survey: pl.DataFrame) -> None:
     assert arr.fe_names == res.fe_names and arr.fe_names[0] == "stratum[1]"
     assert arr.wald_test("illness").statistic == pytest.approx(res.wald_test("illness").statistic)
     assert "chi2" in str(arr.wald_test("edu"))
+
+
+def test_grouping_paths_agree(survey: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A continuous covariate (one cell per person, keys beyond the bincount range) through
+    the frame path, the hashed array path and the exact fallback after a forced collision."""
+    rng = np.random.default_rng(2)
+    d = survey.with_columns(w=pl.Series(rng.normal(size=survey.height)))
+    res = bn.logit(
+        d, "y", "illness", "w", stratum="stratum", cluster="team", reference={"illness": "physical"}
+    )
+    assert res.n_cells == d.height
+    x = np.column_stack(
+        [
+            np.ones(d.height),
+            d["illness"].to_numpy() == "both",
+            d["illness"].to_numpy() == "mental",
+            d["w"].to_numpy(),
+        ]
+    ).astype(float)
+    names = ["Intercept", "illness[both]", "illness[mental]", "w"]
+    args = (d["y"].to_numpy(), x, names)
+    kw = {"fe": d["stratum"].to_numpy(), "cluster": d["team"].to_numpy()}
+    hashed = bn.fit_binary(*args, **kw)  # type: ignore[arg-type]
+    import dreamkit.estimate.binary.fit as fitmod
+
+    monkeypatch.setattr(
+        fitmod.pd, "factorize", lambda v, **_: (np.zeros(len(v), np.int64), np.zeros(1))
+    )
+    fallback = bn.fit_binary(*args, **kw)  # type: ignore[arg-type]
+    for other in (hashed, fallback):
+        np.testing.assert_allclose(other.params, res.params, rtol=1e-10)
+        np.testing.assert_allclose(other.std_errors, res.std_errors, rtol=1e-10)
