@@ -112,7 +112,7 @@ def test_marginal_effects_match_get_margeff(survey: pl.DataFrame, link: str, mod
         row = ours.filter(pl.col("term") == term).row(0, named=True)
         np.testing.assert_allclose(row["estimate"], me.margeff[col - 1], rtol=RTOL)
         np.testing.assert_allclose(row["std_error"], me.margeff_se[col - 1], rtol=RTOL)
-    assert ours.filter(pl.col("term") == "sex[M]")["type"][0] == "discrete change"
+    assert ours.filter(pl.col("term") == "sex[M]")["type"][0] == "discrete"
     assert ours.filter(pl.col("term") == "age")["type"][0] == "dydx"
 
 

@@ -744,7 +744,7 @@ class BinaryResult(Result):
                         {
                             "term": self.names[c],
                             "factor": term,
-                            "type": "vs reference",
+                            "type": "contrast",
                             "estimate": est,
                         }
                     )
@@ -755,7 +755,7 @@ class BinaryResult(Result):
                     x0, x1 = xc.copy(), xc.copy()
                     x0[:, c], x1[:, c] = 0.0, 1.0
                     est, grad = self._change(x0, x1)
-                    kind = "discrete change"
+                    kind = "discrete"
                 else:
                     b = self.params[c]
                     est = float(m @ f * b / n)
@@ -802,7 +802,11 @@ class BinaryResult(Result):
 @dataclass(frozen=True, repr=False)
 class MarginalEffects(Result):
     """Average marginal effects / risk differences of a :class:`BinaryResult` (probability
-    scale; result protocol; :attr:`vcov` is their delta-method covariance)."""
+    scale; result protocol; :attr:`vcov` is their delta-method covariance).
+
+    ``tidy()`` columns after the protocol's: ``type`` (``"dydx"``: derivative of a continuous
+    column; ``"discrete"``: 0 -> 1 change of a 0/1 column; ``"contrast"``: factor level vs
+    its reference) and ``factor`` (the term the column belongs to)."""
 
     table: pl.DataFrame
     cov: NDArray[np.float64]
@@ -811,7 +815,7 @@ class MarginalEffects(Result):
     n_clusters: int
     vcov_type: str
 
-    family_columns: ClassVar[tuple[str, ...]] = ("factor", "type")
+    family_columns: ClassVar[tuple[str, ...]] = ("type",)
 
     @property
     def model_name(self) -> str:
