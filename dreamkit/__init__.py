@@ -102,6 +102,16 @@ _FACE: dict[str, str] = {
     "mcnemar": "dreamkit.estimate.smalltrial",
     "cmh": "dreamkit.estimate.smalltrial",
     "stratified_exact": "dreamkit.estimate.smalltrial",
+    "logit": "dreamkit.estimate.models",
+    "probit": "dreamkit.estimate.models",
+    "or_ladder": "dreamkit.estimate.binary",
+    "backward_eliminate": "dreamkit.estimate.binary",
+    "exposure_or_by": "dreamkit.estimate.binary",
+    "group_table": "dreamkit.estimate.binary",
+    "binary_model": "dreamkit.estimate.binary",
+    "fit_binary": "dreamkit.estimate.binary",
+    "BinaryResult": "dreamkit.estimate.binary",
+    "Ladder": "dreamkit.estimate.binary",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -113,6 +123,7 @@ _FACE: dict[str, str] = {
 }
 
 __all__ = [
+    "BinaryResult",
     "CodeMap",
     "ColumnNotFoundError",
     "DiscreteTimeHazard",
@@ -123,6 +134,7 @@ __all__ = [
     "HorizonStatus",
     "InferenceWarning",
     "InputError",
+    "Ladder",
     "OutcomeSpec",
     "ReferenceDesign",
     "Register",
@@ -134,7 +146,9 @@ __all__ = [
     "TrialDesignError",
     "TrueEffects",
     "adjust_pvalues",
+    "backward_eliminate",
     "balance",
+    "binary_model",
     "bootstrap_sup_t_band",
     "build_outcomes",
     "chunked_outcomes",
@@ -148,21 +162,26 @@ __all__ = [
     "etable",
     "expand_person_periods",
     "expand_spells",
+    "exposure_or_by",
     "feols",
     "fisher",
+    "fit_binary",
     "fwl_statistic",
     "group_level",
+    "group_table",
     "hazard",
     "horizon_tables",
     "intervals",
     "kaplan_meier",
     "load_config",
     "log_polynomial",
+    "logit",
     "long_to_wide",
     "mantel_haenszel",
     "markdown_table",
     "mcnemar",
     "no_covariates",
+    "or_ladder",
     "pairwise_allocation",
     "parse_config",
     "partition_register",
@@ -170,6 +189,7 @@ __all__ = [
     "peer_effects",
     "peer_low_share",
     "piecewise",
+    "probit",
     "prognostic_selection",
     "proportional_pairs",
     "proportions_table",
@@ -248,6 +268,16 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         InputError,
         TrialDesignError,
     )
+    from dreamkit.estimate.binary import (
+        BinaryResult,
+        Ladder,
+        backward_eliminate,
+        binary_model,
+        exposure_or_by,
+        fit_binary,
+        group_table,
+        or_ladder,
+    )
     from dreamkit.estimate.duration.duration_dependence import (
         intervals,
         log_polynomial,
@@ -268,7 +298,7 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         subgroups,
         waiting_time_split,
     )
-    from dreamkit.estimate.models import cox, effect_path, feols, hazard
+    from dreamkit.estimate.models import cox, effect_path, feols, hazard, logit, probit
     from dreamkit.estimate.results import Result
     from dreamkit.estimate.smalltrial import (
         cmh,

@@ -4,18 +4,16 @@ model; then average marginal effects (risk differences) and an opt-in backward e
 
 import polars as pl
 
-from dreamkit.estimate.binary import backward_eliminate, or_ladder
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons.with_columns(
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons.with_columns(
     employed_52=(pl.col("emp_share_52") >= 0.5).cast(pl.Int8),
     cause=pl.when(pl.col("mental_cause") == 1).then(pl.lit("mental")).otherwise(pl.lit("physical")),
     health=pl.col("self_rated_health").cast(pl.String),
 )
 blocks = {"background": ["female", "age", "partner"], "health": ["health", "prior_sick_leave"]}
-ladder = or_ladder(
+ladder = dk.or_ladder(
     persons, "employed_52", "cause", blocks, cluster="team", reference={"cause": "physical"}
 )
 print(ladder.to_markdown())
@@ -24,7 +22,7 @@ print(adjusted.marginal_effects(["cause"]).tidy())  # risk difference, mental vs
 print("LR test, adjusted vs unadjusted:", ladder.lr_test())
 
 # opt-in and for sensitivity only: selection on p-values biases estimates (docs/binary.md)
-selection = backward_eliminate(
+selection = dk.backward_eliminate(
     persons,
     "employed_52",
     ["cause", "female", "age", "partner", "health"],

@@ -31,6 +31,8 @@ import numpy as np
 import polars as pl
 
 from dreamkit.errors import InputError
+from dreamkit.estimate.binary import frame as _binary
+from dreamkit.estimate.binary.fit import BinaryResult, fit_binary
 from dreamkit.estimate.duration.duration_dependence import DurationSpec, intervals
 from dreamkit.estimate.duration.hazard import DiscreteTimeHazard, HazardResult
 from dreamkit.estimate.duration.survival import CoxResult
@@ -342,4 +344,69 @@ def _cox_formula(
         strata_as=strata_as,
         cluster=spec.cluster,
         level=level,
+    )
+
+
+def logit(*args: Any, **kwargs: Any) -> BinaryResult:
+    """Logistic regression by formula or by keywords.
+
+    Formula form: ``logit("self_support_52 ~ C(illness, contr.treatment('physical')) + age |
+    municipality", persons, vcov={"CRV1": "team"})`` -- :math:`P(y_i = 1) =
+    \\Lambda(a + x_i'b + \\gamma_{s(i)})`, the fixed effect as dummies in the likelihood;
+    odds ratios from ``tidy(exponentiate=True)``; ``wald_test(term)`` is the joint test of a
+    factor's levels. Keyword form: :func:`dreamkit.estimate.binary.frame.logit`
+    (``logit(data, outcome, exposures, covariates, stratum=, cluster=, reference=)``).
+    """
+    if (args and isinstance(args[0], str)) or isinstance(kwargs.get("formula"), str):
+        return _binary_formula(*args, link="logit", **kwargs)
+    return _binary.logit(*args, **kwargs)
+
+
+def probit(*args: Any, **kwargs: Any) -> BinaryResult:
+    """Probit regression, :math:`P(y_i = 1) = \\Phi(a + x_i'b + \\gamma_{s(i)})`, by formula
+    (as :func:`logit`) or by keywords (:func:`dreamkit.estimate.binary.frame.probit`)."""
+    if (args and isinstance(args[0], str)) or isinstance(kwargs.get("formula"), str):
+        return _binary_formula(*args, link="probit", **kwargs)
+    return _binary.probit(*args, **kwargs)
+
+
+def _binary_formula(
+    formula: str,
+    data: Any,
+    *,
+    link: Literal["logit", "probit"],
+    vcov: VcovArg = "iid",
+    level: float = 0.95,
+    missing: Missing = "raise",
+) -> BinaryResult:
+    frame = as_polars(data)
+    parsed = parse(formula)
+    check_variables(parsed, frame)
+    fe = _one_fixed_effect(parsed)
+    spec = parse_vcov(vcov, allowed=("CRV1", "iid"), default_cluster=DEFAULT_CLUSTER)
+    outcomes = outcome_columns(parsed.lhs, frame.columns)
+    if len(outcomes) != 1:
+        raise FormulaError(f"a binary model takes one outcome; {formula!r} names {len(outcomes)}.")
+    keys = [c for c in (fe, spec.cluster) if c]
+    require(frame, keys, "column")
+    used = list(dict.fromkeys([*outcomes, *parsed.variables, *keys]))
+    frame, n_dropped, reason = _complete_rows(frame.select(used), used, missing)
+    if frame.height == 0:
+        raise InputError("no rows are left after removing missing values; check the data.")
+    des = design(parsed, frame)
+    x = np.column_stack([np.ones(frame.height), des.x])
+    groups = {t: [j + 1 for j in cols] for t, cols in des.term_columns.items()}
+    return fit_binary(
+        frame[outcomes[0]].cast(pl.Float64).to_numpy(),
+        x,
+        ["Intercept", *des.names],
+        link=link,
+        fe=frame[fe].to_numpy() if fe else None,
+        fe_name=fe or "stratum",
+        cluster=codes_of(frame[spec.cluster])[0] if spec.cluster else None,
+        vcov="CRV1" if spec.kind == "CRV1" else "iid",
+        term_groups=groups,
+        level=level,
+        notes=(reason,) if reason else (),
+        n_dropped=n_dropped,
     )

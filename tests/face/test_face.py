@@ -263,3 +263,38 @@ def test_missing_values_raise_or_are_counted(persons: pl.DataFrame) -> None:
     res = dk.effect_path("emp_share_* ~ treated + age | municipality", holes, missing="drop")
     assert res.n_dropped == 7 and res.n_obs == persons.height - 7
     assert "7 rows dropped" in res.summary()
+
+
+def test_logit_probit_formulas_equal_statsmodels(persons: pl.DataFrame) -> None:
+    import statsmodels.formula.api as smf
+
+    data = persons.with_columns(
+        (pl.col("emp_share_81") > 0.5).cast(pl.Int8).alias("working"),
+        pl.col("expected_return").clip(2, 4).cast(pl.String).alias("expect"),
+    )
+    fml = "working ~ treated + C(expect, contr.treatment('3')) + age"
+    pdf = data.to_pandas()
+    for link, ref_fit in (("logit", smf.logit), ("probit", smf.probit)):
+        fe_fml = fml + " | municipality"
+        res = getattr(dk, link)(fe_fml, data, vcov={"CRV1": "team"})
+        groups = pdf["team"].rank(method="dense").astype(int).to_numpy()
+        patsy_fml = fml.replace("contr.treatment('3')", "Treatment('3')")
+        ref = ref_fit(patsy_fml + " + C(municipality)", pdf).fit(
+            disp=0, cov_type="cluster", cov_kwds={"groups": groups}
+        )
+        tidy = res.tidy()
+        for term in ["treated", "age", "C(expect, contr.treatment('3'))[T.2]"]:
+            row = tidy.filter(pl.col("term") == term).row(0, named=True)
+            ref_term = term.replace("contr.treatment('3')", "Treatment('3')")
+            assert row["estimate"] == pytest.approx(ref.params[ref_term], rel=1e-6)
+            if link == "logit":  # sm.Probit's Hessian differs from GLM's (docs/binary.md)
+                assert row["std_error"] == pytest.approx(ref.bse[ref_term], rel=1e-6)
+        wald = res.wald_test("C(expect, contr.treatment('3'))")
+        assert wald.df == 2
+    kw = dk.logit(data, "working", ["treated"], ["age"], stratum="municipality", cluster="team")
+    fm = dk.logit("working ~ treated + age | municipality", data, vcov={"CRV1": "team"})
+    np.testing.assert_allclose(
+        kw.tidy().filter(pl.col("term") == "treated")["estimate"],
+        fm.tidy().filter(pl.col("term") == "treated")["estimate"],
+        rtol=1e-10,
+    )
