@@ -13,6 +13,8 @@ from dreamkit.config import Config
 from dreamkit.design import columns as C
 from dreamkit.report.disclosure import DisclosureLog
 from dreamkit.report.figures import Figure, save_figure
+from dreamkit.report.html import Section
+from dreamkit.report.plan import Plan, make_plan
 from dreamkit.report.tables import Table
 
 
@@ -34,6 +36,34 @@ class ReportContext:
     results: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
+    plan: Plan | None = None  # what runs; computed from the data when not given
+    #: section id -> the one sentence saying why it (or a part of it) did not run
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.plan is None:
+            self.plan = make_plan(self.persons, self.randomised, self.config)
+
+    @property
+    def runs(self) -> Plan:
+        """The plan (never ``None`` after construction)."""
+        assert self.plan is not None
+        return self.plan
+
+    def skip(self, section: str, title: str, sentence: str) -> Section:
+        """A section that did not run: one sentence saying why (recorded in ``skipped``)."""
+        self.skipped[section] = sentence
+        return Section(section, title, [sentence])
+
+    def left_out(self, section: str, part: str) -> list[str]:
+        """The sentence saying why an optional part is left out of a section ([] if it runs);
+        recorded in ``skipped`` under ``section: part``."""
+        reason = self.runs.parts.get(part)
+        if reason is None:
+            return []
+        sentence = f"Without the {part}: {reason}"
+        self.skipped[f"{section}: {part}"] = sentence
+        return [sentence]
 
     @property
     def n_persons(self) -> int:

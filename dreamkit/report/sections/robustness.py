@@ -19,6 +19,7 @@ from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.figures import new_figure
 from dreamkit.report.html import Section
+from dreamkit.report.plan import WAITING_TIME
 from dreamkit.report.plots import draw_overlays
 from dreamkit.report.sections.heterogeneity import LABELS, end_outcomes
 from dreamkit.report.sections.paths import arms_publishable
@@ -30,7 +31,11 @@ def robustness_section(ctx: ReportContext) -> Section:
     from dreamkit.estimate.linear.robustness import group_level, no_covariates, stratum_interacted
 
     cfg = ctx.config
-    if "paths" not in ctx.results or not arms_publishable(ctx, "robustness"):
+    if "paths" not in ctx.results:
+        return ctx.skip(
+            "robustness", "Robustness", "Skipped: the main effect paths (2) were not estimated."
+        )
+    if not arms_publishable(ctx, "robustness"):
         return Section("robustness", "Robustness", ["Suppressed: an arm is too small."])
     kwargs: dict[str, Any] = {"stratum": cfg.design.stratum, "cluster": cfg.design.cluster}
     cov = list(cfg.covariates.prognostic)
@@ -104,8 +109,10 @@ def subgroups_section(ctx: ReportContext) -> Section:
     cfg = ctx.config
     d = cfg.design.short_wait_days
     wait_col = f"short_wait_{d}d"
-    data = ctx.persons.with_columns((pl.col(C.WAITING_DAYS) < d).cast(pl.Int8).alias(wait_col))
-    columns = [*cfg.covariates.subgroups, wait_col]
+    data, columns = ctx.persons, list(cfg.covariates.subgroups)
+    if ctx.runs.has(WAITING_TIME):
+        data = data.with_columns((pl.col(C.WAITING_DAYS) < d).cast(pl.Int8).alias(wait_col))
+        columns.append(wait_col)
     labels = {wait_col: (f"wait < {d} days", f"wait >= {d} days")}
     rows: list[list[object]] = []
     notes: list[str] = []
@@ -171,6 +178,9 @@ def subgroups_section(ctx: ReportContext) -> Section:
     return Section(
         "subgroups",
         "Subgroups",
-        ["The ITT of model (2) within subgroups; many subgroups invite chance findings."],
+        [
+            "The ITT of model (2) within subgroups; many subgroups invite chance findings.",
+            *ctx.left_out("subgroups", WAITING_TIME),
+        ],
         [table],
     )

@@ -1,0 +1,245 @@
+"""Which report sections run on a given trial, and, for those that cannot, why.
+
+The report needs only the five columns :func:`dreamkit.design.trial.validate_trial` requires
+(person, stratum, cluster, arm, allocation date) and the code map's three outcome sets. Every
+other part runs when its inputs exist and is otherwise left out with one sentence saying why:
+
+* the **waiting-time split** (descriptive groups, balance samples, Kaplan-Meier curves and
+  hazards by waiting time, the waiting-time subgroup) needs ``waiting_days``, which
+  :func:`~dreamkit.design.trial.validate_trial` derives from ``team_last_allocation`` (or a
+  ``waiting_days`` column mapped in ``[input].rename``);
+* the **self-efficacy groups and models** (descriptive and balance groups, model (3), the peer
+  model (4)) need the UW-SES total ``uwses`` (derived from ``uwses_1..uwses_6``);
+* the **activation outcomes** need the code map to know the ``[outcomes].activation_sets``;
+* **balance** and the **prognostic Tobit** need at least one numeric baseline variable;
+* **subgroups** need at least one 0/1 subgroup column (or the waiting-time split);
+* the prognostic covariates X and subgroup columns of the reference study (the defaults) that a
+  trial table lacks are left out with a note; columns named in the configuration itself must
+  exist (:class:`~dreamkit.errors.ConfigError` otherwise).
+
+A model that exists but is not identified on the data (an estimator raises
+:class:`~dreamkit.errors.EstimationError`) is reported as not estimable with the estimator's
+reason, in its section; no section stops the report. :func:`make_plan` is what
+``dreamkit config --check`` prints and what the sections consult.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import polars as pl
+
+from dreamkit.config import PROGNOSTIC_COVARIATES, SUBGROUPS, Config
+from dreamkit.design import columns as C
+from dreamkit.errors import ConfigError
+
+#: (section id, title) in report order.
+SECTION_TITLES: tuple[tuple[str, str], ...] = (
+    ("sample-flow", "Sample flow"),
+    ("descriptive", "Descriptive statistics"),
+    ("balance", "Balance"),
+    ("prognostic", "Prognostic covariates"),
+    ("survival", "Survival and hazards"),
+    ("effect-paths", "Effect paths"),
+    ("activation", "Activation outcomes"),
+    ("self-efficacy", "Heterogeneity by self-efficacy"),
+    ("peers", "Peer composition"),
+    ("robustness", "Robustness"),
+    ("subgroups", "Subgroups"),
+)
+
+#: Optional parts of several sections, with the sections that use them.
+WAITING_TIME = "waiting-time split"
+SELF_EFFICACY = "self-efficacy groups"
+PART_USERS = {
+    WAITING_TIME: "descriptive, balance, survival, subgroups",
+    SELF_EFFICACY: "descriptive, balance",
+}
+
+_DESIGN = {
+    C.PERSON,
+    C.STRATUM,
+    C.CLUSTER,
+    C.TREATED,
+    C.ALLOCATION_DATE,
+    C.TEAM_LAST_ALLOCATION,
+    C.ALLOCATION_WEEK,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What runs: ``skip`` maps section ids that do not run to the reason, ``parts`` maps
+    optional parts left out to the reason; ``notes`` are sentences for the report preamble."""
+
+    skip: dict[str, str]
+    parts: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    def runs(self, section: str) -> bool:
+        return section not in self.skip
+
+    def has(self, part: str) -> bool:
+        return part not in self.parts
+
+    def lines(self) -> list[str]:
+        """Human-readable plan, one line per section and per left-out part."""
+        out = []
+        for sid, title in SECTION_TITLES:
+            reason = self.skip.get(sid)
+            out.append(
+                f"  runs:     {title}" if reason is None else f"  skipped:  {title}: {reason}"
+            )
+        for part, reason in self.parts.items():
+            out.append(f"  left out: {part} (in {PART_USERS[part]}): {reason}")
+        out += [f"  note:     {n}" for n in self.notes]
+        return out
+
+
+def waiting_reason(persons: pl.DataFrame) -> str | None:
+    """Why the waiting-time split cannot run, or ``None``."""
+    if C.WAITING_DAYS not in persons.columns:
+        return (
+            "the trial table has no waiting-time column (team_last_allocation, or waiting_days); "
+            "provide one or map yours in [input].rename."
+        )
+    if persons[C.WAITING_DAYS].null_count() == persons.height:
+        return "the waiting-time column has no values."
+    return None
+
+
+def self_efficacy_reason(persons: pl.DataFrame) -> str | None:
+    """Why the UW-SES groups and models cannot run, or ``None``."""
+    if C.UWSES not in persons.columns:
+        return (
+            "the trial table has no UW-SES score (uwses_1..uwses_6, or uwses); provide them or "
+            "map yours in [input].rename."
+        )
+    if persons[C.UWSES].null_count() == persons.height:
+        return "the UW-SES score has no values."
+    return None
+
+
+def activation_outcomes(config: Config) -> dict[str, str]:
+    """Activation outcome prefix -> code-map set (``activation_guidance`` -> ``act_guidance``)."""
+    return {
+        "act_" + name.removeprefix("activation_"): name for name in config.outcomes.activation_sets
+    }
+
+
+def baseline_variables(
+    persons: pl.DataFrame, randomised: pl.DataFrame, config: Config
+) -> list[str]:
+    """Configured balance variables, or every numeric baseline column: the trial table's
+    numeric columns and the pre-allocation window shares, leaving out design columns and exact
+    linear combinations of other variables (the UW-SES items beside their total, the share
+    over all P weeks beside its windows), which would make the joint test unidentified."""
+    if config.covariates.balance:
+        return list(config.covariates.balance)
+    p = config.outcomes.pre_weeks
+    design = _DESIGN | {config.design.stratum, config.design.cluster}
+    excluded = design | set(C.UWSES_ITEMS) | {f"pre_emp_{p}_1", f"pre_sick_{p}_1"}
+    trial_cols = [
+        c
+        for c, dtype in randomised.schema.items()
+        if c not in excluded and dtype.is_numeric() and c in persons.columns
+    ]
+    pre = [
+        c
+        for c in persons.columns
+        if c.startswith(("pre_emp_", "pre_sick_")) and c not in excluded and c[-1].isdigit()
+    ]
+    return trial_cols + [c for c in pre if c not in trial_cols]
+
+
+def _is_binary(values: pl.Series) -> bool:
+    if not values.dtype.is_numeric():
+        return False
+    present = values.drop_nulls()
+    return present.len() > 0 and bool(present.is_in([0, 1]).all())
+
+
+def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list[str]]:
+    """The configuration with the reference study's default covariates and subgroups that the
+    data lack left out, and a note per omission. Columns the configuration names itself (not
+    the defaults) must exist: :class:`ConfigError` otherwise."""
+    cov = config.covariates
+    notes: list[str] = []
+    named = {
+        "[design].stratum": [config.design.stratum],
+        "[design].cluster": [config.design.cluster],
+        "[covariates].balance": list(cov.balance),
+    }
+    if cov.prognostic != PROGNOSTIC_COVARIATES:
+        named["[covariates].prognostic"] = list(cov.prognostic)
+    if cov.subgroups != SUBGROUPS:
+        named["[covariates].subgroups"] = list(cov.subgroups)
+    for key, cols in named.items():
+        missing = [c for c in cols if c not in persons.columns]
+        if missing:
+            raise ConfigError(
+                f"{key} names column {missing[0]!r}, which the analysis table does not have; "
+                "fix the name or map your column in [input].rename"
+            )
+    prognostic = tuple(c for c in cov.prognostic if c in persons.columns)
+    if len(prognostic) < len(cov.prognostic):
+        left = [c for c in cov.prognostic if c not in prognostic]
+        notes.append(
+            f"Prognostic covariates: the reference study's {', '.join(left)} are not in the "
+            f"trial table and are left out (set [covariates].prognostic); used: "
+            f"{', '.join(prognostic) or 'none'}."
+        )
+    subgroups = tuple(c for c in cov.subgroups if c in persons.columns)
+    if len(subgroups) < len(cov.subgroups):
+        left = [c for c in cov.subgroups if c not in subgroups]
+        notes.append(
+            f"Subgroups: the reference study's {', '.join(left)} are not in the trial table and "
+            "are left out (set [covariates].subgroups)."
+        )
+    not_binary = [c for c in subgroups if not _is_binary(persons[c])]
+    if not_binary:
+        raise ConfigError(
+            f"[covariates].subgroups names column {not_binary[0]!r}, which is not coded 0/1; "
+            "recode it or remove it from the list"
+        )
+    covariates = replace(cov, prognostic=prognostic, subgroups=subgroups)
+    return replace(config, covariates=covariates), notes
+
+
+def make_plan(
+    persons: pl.DataFrame,
+    randomised: pl.DataFrame,
+    config: Config,
+    notes: tuple[str, ...] = (),
+) -> Plan:
+    """The sections and parts that run on this analysis table (module docstring)."""
+    parts: dict[str, str] = {}
+    skip: dict[str, str] = {}
+    wait = waiting_reason(persons)
+    if wait is not None:
+        parts[WAITING_TIME] = wait
+    se = self_efficacy_reason(persons)
+    if se is not None:
+        parts[SELF_EFFICACY] = se
+        skip["self-efficacy"] = se
+        skip["peers"] = se
+    if not baseline_variables(persons, randomised, config):
+        reason = "the analysis table has no numeric baseline variable."
+        skip["balance"] = reason
+        skip["prognostic"] = reason
+    w = config.outcomes.weeks
+    missing_sets = [
+        name
+        for prefix, name in activation_outcomes(config).items()
+        if f"{prefix}_share_{w}" not in persons.columns
+    ]
+    if not config.outcomes.activation_sets:
+        skip["activation"] = "[outcomes].activation_sets is empty."
+    elif len(missing_sets) == len(config.outcomes.activation_sets):
+        skip["activation"] = (
+            f"the code map has no set or state {missing_sets[0]!r}; add it to the code map or "
+            "set [outcomes].activation_sets."
+        )
+    if not config.covariates.subgroups and wait is not None:
+        skip["subgroups"] = "no 0/1 subgroup column and no waiting-time column."
+    return Plan(skip, parts, notes)
