@@ -155,8 +155,8 @@ def baseline_variables(
 def _is_binary(values: pl.Series) -> bool:
     if not values.dtype.is_numeric():
         return False
-    present = values.drop_nulls()
-    return present.len() > 0 and bool(present.is_in([0, 1]).all())
+    present = values.drop_nulls().cast(pl.Float64)
+    return present.len() > 0 and bool(((present == 0.0) | (present == 1.0)).all())
 
 
 def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list[str]]:
@@ -181,9 +181,13 @@ def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list
                 f"{key} names column {missing[0]!r}, which the analysis table does not have; "
                 "fix the name or map your column in [input].rename"
             )
-    prognostic = tuple(c for c in cov.prognostic if c in persons.columns)
-    if len(prognostic) < len(cov.prognostic):
-        left = [c for c in cov.prognostic if c not in prognostic]
+    wanted = cov.prognostic
+    if wanted == PROGNOSTIC_COVARIATES:  # the study's pre-allocation sick share over all P weeks
+        p = config.outcomes.pre_weeks
+        wanted = tuple(f"pre_sick_{p}_1" if c == "pre_sick_104_1" else c for c in wanted)
+    prognostic = tuple(c for c in wanted if c in persons.columns)
+    if len(prognostic) < len(wanted):
+        left = [c for c in wanted if c not in prognostic]
         notes.append(
             f"Prognostic covariates: the reference study's {', '.join(left)} are not in the "
             f"trial table and are left out (set [covariates].prognostic); used: "

@@ -54,6 +54,8 @@ def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     inf = cfg.inference
     out: dict[str, PathInference] = {}
     for prefix in OUTCOMES:
+        if constant_outcome(ctx, prefix) is not None:
+            continue
         path = effect_path(
             ctx.persons,
             f"{prefix}_share_",
@@ -70,6 +72,22 @@ def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     return out
 
 
+def constant_outcome(ctx: ReportContext, prefix: str) -> str | None:
+    """The sentence saying why an outcome has no effect path (its share is the same for every
+    analysed person in every week, e.g. no employment data), or ``None``."""
+    w = ctx.config.outcomes.weeks
+    columns = [f"{prefix}_share_{k}" for k in range(1, w + 1)]
+    spread = ctx.persons.select(
+        pl.max_horizontal([pl.col(c).max() - pl.col(c).min() for c in columns])
+    ).item()
+    if spread is None or spread == 0:
+        return (
+            f"The share of weeks in {OUTCOMES[prefix]} is the same for every analysed person in "
+            f"weeks 1..{w}: no effect path (check the code map's set and the employment data)."
+        )
+    return None
+
+
 def arms_publishable(ctx: ReportContext, name: str) -> bool:
     """Both arms of the analysed sample have at least k persons."""
     return ctx.arms_ok(ctx.persons, name, "arms of the analysed sample")
@@ -78,13 +96,20 @@ def arms_publishable(ctx: ReportContext, name: str) -> bool:
 def paths_section(ctx: ReportContext) -> Section:
     """Effect-path tables (selected weeks; every week in CSV) and the two-panel figure."""
     paths = fit_paths(ctx)
-    ctx.results["paths"] = paths
     level = ctx.config.inference.level
+    if not paths:
+        sentences = [constant_outcome(ctx, p) or "" for p in OUTCOMES]
+        return ctx.skip("effect-paths", "Effect paths", "Not estimable: " + " ".join(sentences))
+    ctx.results["paths"] = paths
     if not arms_publishable(ctx, "effect_paths"):
         return Section("effect-paths", "Effect paths", ["Suppressed: an arm is too small."])
     items: list[Any] = []
-    fig, axes = new_figure(ncols=2)
-    for ax, (prefix, label) in zip(axes, OUTCOMES.items(), strict=True):
+    missing = [constant_outcome(ctx, p) or "" for p in OUTCOMES if p not in paths]
+    if missing:
+        ctx.skipped["effect-paths: outcome"] = " ".join(missing)
+    fig, axes = new_figure(ncols=len(paths))
+    labels = [(p, label) for p, label in OUTCOMES.items() if p in paths]
+    for ax, (prefix, label) in zip(axes, labels, strict=True):
         res = paths[prefix]
         frame = path_frame(res)
         keep = control_means_shown(ctx, prefix, frame["week"].to_numpy())
@@ -137,7 +162,8 @@ def paths_section(ctx: ReportContext) -> Section:
             "Model (2): Y_iw = tau_w T_i + sum_k b_kw M_ik + X_i'd_w + e_iw for w = 1.."
             f"{ctx.config.outcomes.weeks}, standard errors clustered by "
             f"{ctx.config.design.cluster}. Pointwise bands invite reading noise as effects; "
-            "the simultaneous band covers the whole path with the stated probability."
+            "the simultaneous band covers the whole path with the stated probability.",
+            *missing,
         ],
         items,
     )

@@ -39,10 +39,11 @@ def robustness_section(ctx: ReportContext) -> Section:
         return Section("robustness", "Robustness", ["Suppressed: an arm is too small."])
     kwargs: dict[str, Any] = {"stratum": cfg.design.stratum, "cluster": cfg.design.cluster}
     cov = list(cfg.covariates.prognostic)
-    fig, axes = new_figure(ncols=2)
+    prefixes = [p for p in LABELS if p in ctx.results["paths"]]
+    fig, axes = new_figure(ncols=len(prefixes))
     rows: list[list[object]] = []
     fits: dict[str, Any] = {}
-    for ax, prefix in zip(axes, LABELS, strict=True):
+    for ax, prefix in zip(axes, prefixes, strict=True):
         outcome = f"{prefix}_share_"
         main = ctx.results["paths"][prefix]
         models = {
