@@ -129,12 +129,18 @@ def load_inputs(config: Config) -> Inputs:
         pre_window_length=out.pre_window_length,
         pre_sets=sets,
     )
+    trial = _booleans_as_01(trial)
     outcomes = build_outcomes(register, trial, spec, on_missing="exclude")
-    persons = derive_indicators(outcomes.persons, config)
+    persons = derive_indicators(_booleans_as_01(outcomes.persons), config)
     check_columns(persons, config)
     effective, notes = resolve_columns(persons, config)
     plan = make_plan(persons, trial, effective, tuple(notes))
     return Inputs(trial, persons, outcomes.flow.table(), outcomes, effective, plan)
+
+
+def _booleans_as_01(frame: pl.DataFrame) -> pl.DataFrame:
+    """Boolean columns as 0/1 (Int8): the models and tables read binary variables as 0/1."""
+    return frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
 
 
 def check_sets(codemap: Any, config: Config) -> None:

@@ -25,6 +25,7 @@ reason, in its section; no section stops the report. :func:`make_plan` is what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -159,10 +160,15 @@ def _is_binary(values: pl.Series) -> bool:
     return present.len() > 0 and bool(((present == 0.0) | (present == 1.0)).all())
 
 
+def _is_numeric(values: pl.Series) -> bool:
+    return values.dtype.is_numeric() or values.dtype == pl.Boolean
+
+
 def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list[str]]:
     """The configuration with the reference study's default covariates and subgroups that the
-    data lack left out, and a note per omission. Columns the configuration names itself (not
-    the defaults) must exist: :class:`ConfigError` otherwise."""
+    data lack (or hold in another coding) left out, and a note per omission. Columns the
+    configuration names itself (not the defaults) must exist, prognostic covariates must be
+    numeric and subgroups coded 0/1: :class:`ConfigError` otherwise."""
     cov = config.covariates
     notes: list[str] = []
     named = {
@@ -185,29 +191,56 @@ def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list
     if wanted == PROGNOSTIC_COVARIATES:  # the study's pre-allocation sick share over all P weeks
         p = config.outcomes.pre_weeks
         wanted = tuple(f"pre_sick_{p}_1" if c == "pre_sick_104_1" else c for c in wanted)
-    prognostic = tuple(c for c in wanted if c in persons.columns)
-    if len(prognostic) < len(wanted):
-        left = [c for c in wanted if c not in prognostic]
-        notes.append(
-            f"Prognostic covariates: the reference study's {', '.join(left)} are not in the "
-            f"trial table and are left out (set [covariates].prognostic); used: "
-            f"{', '.join(prognostic) or 'none'}."
-        )
-    subgroups = tuple(c for c in cov.subgroups if c in persons.columns)
-    if len(subgroups) < len(cov.subgroups):
-        left = [c for c in cov.subgroups if c not in subgroups]
-        notes.append(
-            f"Subgroups: the reference study's {', '.join(left)} are not in the trial table and "
-            "are left out (set [covariates].subgroups)."
-        )
-    not_binary = [c for c in subgroups if not _is_binary(persons[c])]
-    if not_binary:
-        raise ConfigError(
-            f"[covariates].subgroups names column {not_binary[0]!r}, which is not coded 0/1; "
-            "recode it or remove it from the list"
-        )
+    prognostic = _usable(
+        persons,
+        wanted,
+        _is_numeric,
+        "[covariates].prognostic",
+        "numeric",
+        notes,
+        explicit=cov.prognostic != PROGNOSTIC_COVARIATES,
+    )
+    subgroups = _usable(
+        persons,
+        cov.subgroups,
+        _is_binary,
+        "[covariates].subgroups",
+        "0/1",
+        notes,
+        explicit=cov.subgroups != SUBGROUPS,
+    )
     covariates = replace(cov, prognostic=prognostic, subgroups=subgroups)
     return replace(config, covariates=covariates), notes
+
+
+def _usable(
+    persons: pl.DataFrame,
+    wanted: tuple[str, ...],
+    ok: Callable[[pl.Series], bool],
+    key: str,
+    coding: str,
+    notes: list[str],
+    *,
+    explicit: bool,
+) -> tuple[str, ...]:
+    """The columns of ``wanted`` the analysis can use. An explicitly configured column in
+    another coding is a ConfigError; a reference-study default that is absent or in another
+    coding is left out with a note."""
+    bad = [c for c in wanted if c in persons.columns and not ok(persons[c])]
+    if bad and explicit:
+        raise ConfigError(
+            f"{key} names column {bad[0]!r}, which is not {coding}; recode it or remove it "
+            "from the list"
+        )
+    used = tuple(c for c in wanted if c in persons.columns and c not in bad)
+    left = [c for c in wanted if c not in used]
+    if left:
+        what = "Prognostic covariates" if "prognostic" in key else "Subgroups"
+        notes.append(
+            f"{what}: the reference study's {', '.join(left)} are not in the trial table (or "
+            f"not {coding}) and are left out (set {key}); used: {', '.join(used) or 'none'}."
+        )
+    return used
 
 
 def make_plan(

@@ -285,12 +285,12 @@ def test_an_activation_share_without_variation_is_a_not_estimable_row(tmp_path: 
         tmp_path, act_guidance_share_26=np.zeros(n), act_firm_share_26=np.linspace(0, 0.5, n)
     )
     activation_section(ctx)
-    frame = ctx.tables["activation"].frame
+    frame = ctx.tables["activation_effects"].frame
     assert frame["effect (se)"].to_list()[0] == "not estimable"
     assert frame["effect (se)"].to_list()[1] != "not estimable"
     assert any(
         "activation_guidance: every analysed person has the same share" in n
-        for n in ctx.tables["activation"].notes
+        for n in ctx.tables["activation_effects"].notes
     )
     # the firm row is the ITT of model (2): equal to effect_path's own estimate
     est = ctx.results["activation"]["activation_firm"].tidy()["estimate"][0]
@@ -331,5 +331,24 @@ def test_explicit_subgroup_that_is_not_binary_is_a_config_error(tmp_path: Path) 
     config = ctx.config.__class__(
         covariates=ctx.config.covariates.__class__(prognostic=(), subgroups=("x",))
     )
-    with pytest.raises(ConfigError, match="not coded 0/1"):
+    with pytest.raises(ConfigError, match="which is not 0/1"):
         resolve_columns(ctx.persons, config)
+
+
+def test_a_default_column_in_another_coding_is_left_out_with_a_note(tmp_path: Path) -> None:
+    from dreamkit.config import Config
+    from dreamkit.pipeline import _booleans_as_01
+    from dreamkit.report.plan import resolve_columns
+
+    n = 80
+    ctx = _context(
+        tmp_path,
+        female=np.where(np.arange(n) % 2 == 0, "F", "M"),  # a default subgroup, as text
+        partner=np.arange(n) % 3 == 0,  # a default subgroup, as booleans
+        ordinary_job=np.ones(n, dtype=np.int8),
+    )
+    config, notes = resolve_columns(_booleans_as_01(ctx.persons), Config())
+    assert config.covariates.subgroups == ("partner", "ordinary_job")
+    assert config.covariates.prognostic == ("ordinary_job",)
+    assert any(n.startswith("Subgroups: the reference study's female, age_50plus") for n in notes)
+    assert any("not 0/1" in n for n in notes)

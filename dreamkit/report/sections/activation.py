@@ -80,7 +80,7 @@ def activation_section(ctx: ReportContext) -> Section:
     level = cfg.inference.level
     table = ctx.add_table(
         Table.from_rows(
-            NAME,
+            f"{NAME}_effects",
             f"ITT effect on the share of weeks 1..{w} in activation, model (2)",
             [
                 "activation set",

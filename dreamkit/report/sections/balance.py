@@ -58,7 +58,7 @@ def balance_section(ctx: ReportContext) -> Section:
         sizes[name] = (members.height - n1, n1)
         publishable[name] = ctx.arms_ok(members, NAME, f"sample {name}")
     counts_shown = _complementary(ctx, publishable, list(samples))
-    table = result.table
+    table = result.tidy()
     rows: list[list[object]] = [
         [
             "persons (control / course)",

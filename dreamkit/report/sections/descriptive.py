@@ -112,13 +112,23 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
         "descriptive",
         "Descriptive statistics",
         [
-            "Means of the baseline variables and of the outcomes at the end of follow-up, by arm, "
-            "waiting time and baseline self-efficacy.",
+            "Means of the baseline variables and of the outcomes at the end of follow-up, by "
+            + _by(ctx)
+            + ".",
             *ctx.left_out(NAME, WAITING_TIME),
             *ctx.left_out(NAME, SELF_EFFICACY),
         ],
         [table],
     )
+
+
+def _by(ctx: ReportContext) -> str:
+    parts = ["arm"]
+    if ctx.runs.has(WAITING_TIME):
+        parts.append("waiting time")
+    if ctx.runs.has(SELF_EFFICACY):
+        parts.append("baseline self-efficacy")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
 def _complement(

@@ -126,7 +126,7 @@ def paths_section(ctx: ReportContext) -> Section:
                     list(shown.columns),
                     [[SUPPRESSED if v is None else v for v in r] for r in shown.iter_rows()],
                     notes=[
-                        ctx.n_note(res.path.n_obs),
+                        ctx.n_note(int(res.path.glance()["n_obs"][0])),
                         f"Covariates: {', '.join(ctx.config.covariates.prognostic)}. "
                         f"Pointwise {level:.0%} CI from CRV1; simultaneous {level:.0%} band "
                         f"(plug-in sup-t, critical value {res.band.critical_value:.3f}). "
@@ -141,7 +141,7 @@ def paths_section(ctx: ReportContext) -> Section:
         )
         draw_path(
             ax,
-            res.path.weeks,
+            frame["week"].to_numpy(),
             res.band.estimate,
             (res.band.pointwise_lower, res.band.pointwise_upper),
             (res.band.lower, res.band.upper),
@@ -221,7 +221,7 @@ def path_frame(res: PathInference) -> pl.DataFrame:
     tidy = res.path.tidy()
     return pl.DataFrame(
         {
-            "week": np.asarray(res.path.weeks, dtype=np.int64),
+            "week": tidy["week"].cast(pl.Int64).to_numpy(),
             "estimate": tidy["estimate"].to_numpy(),
             "std_error": tidy["std_error"].to_numpy(),
             "conf_low": tidy["conf_low"].to_numpy(),

@@ -56,7 +56,7 @@ def robustness_section(ctx: ReportContext) -> Section:
         fits[prefix] = models
         draw_overlays(
             ax,
-            main.path.weeks,
+            main.path.tidy()["week"].to_numpy(),
             main.band.estimate,
             (main.band.pointwise_lower, main.band.pointwise_upper),
             {label: frame["estimate"].to_numpy() for label, frame in models.items()},

@@ -97,9 +97,10 @@ def _km_figure(
     for ax, (key, (dur, event, title, ylabel)) in zip(axes, DURATIONS.items(), strict=True):
         km = kaplan_meier(data, duration=dur, event=event, by="_km_group")
         results[key] = km
+        tidy = km.tidy().rename({"estimate": "survival"})
         curves = []
         for i, label in enumerate(labels):
-            curve = km.curves.filter(pl.col("group").cast(pl.String) == str(i)).sort("week")
+            curve = tidy.filter(pl.col("group").cast(pl.String) == str(i)).sort("week")
             horizon = ctx.log.at_risk_horizon(curve["at_risk"].to_numpy())
             if horizon < curve.height:
                 ctx.log.record(
@@ -153,11 +154,11 @@ def _km_figure(
                 )
                 row[j] = SUPPRESSED
             at_risk_rows.append(row)
-        logrank = km.logrank or {}
+        logrank_p = km.glance()["logrank_p_value"][0]
         draw_survival(
             ax,
             curves,
-            title=f"{title} (log-rank p = {fmt(logrank.get('p_value'))})",
+            title=f"{title} (log-rank p = {fmt(logrank_p)})",
             ylabel=f"share {ylabel}",
         )
     ctx.results[name] = results
