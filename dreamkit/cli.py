@@ -127,9 +127,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             config = load_config(args.check)
             plan = check_plan(config)
             print(f"{args.check}: configuration is valid; checked against its data and code map")
-            print(
-                "sections (a model the data turn out not to identify is reported as not estimable):"
-            )
+            print("sections (a model the data do not identify is reported as not estimable):")
             print("\n".join(plan.lines()))
         return EXIT_OK
     if args.command == "simulate":

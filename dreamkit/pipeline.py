@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from dreamkit.config import Config
 from dreamkit.design import columns as C
-from dreamkit.errors import ConfigError, InputError
+from dreamkit.errors import ColumnNotFoundError, ConfigError, InputError
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import DisclosureLog
 from dreamkit.report.figures import Figure
@@ -179,7 +179,10 @@ def _read_files(config: Config) -> tuple[pl.DataFrame, Any]:
     inp = config.input
     assert inp.trial is not None and inp.register is not None
     raw = _read_table(inp.trial, "[input].trial")
-    trial = validate_trial(raw, rename=_trial_rename(config, raw.columns))
+    try:
+        trial = validate_trial(raw, rename=_trial_rename(config, raw.columns))
+    except ColumnNotFoundError as err:
+        raise ConfigError(f"{err} In the configuration: map it in [input].rename.") from None
     table = (
         EmploymentTable(inp.employment, unit=inp.employment_unit)  # type: ignore[arg-type]
         if inp.employment is not None

@@ -132,9 +132,10 @@ def baseline_variables(
     persons: pl.DataFrame, randomised: pl.DataFrame, config: Config
 ) -> list[str]:
     """Configured balance variables, or every numeric baseline column: the trial table's
-    numeric columns and the pre-allocation window shares, leaving out design columns and exact
-    linear combinations of other variables (the UW-SES items beside their total, the share
-    over all P weeks beside its windows), which would make the joint test unidentified."""
+    numeric columns without missing values and the pre-allocation window shares, leaving out
+    design columns and exact linear combinations of other variables (the UW-SES items beside
+    their total, the share over all P weeks beside its windows), which would make the joint
+    test unidentified."""
     if config.covariates.balance:
         return list(config.covariates.balance)
     p = config.outcomes.pre_weeks
@@ -143,7 +144,10 @@ def baseline_variables(
     trial_cols = [
         c
         for c, dtype in randomised.schema.items()
-        if c not in excluded and dtype.is_numeric() and c in persons.columns
+        if c not in excluded
+        and dtype.is_numeric()
+        and c in persons.columns
+        and persons[c].null_count() == 0
     ]
     pre = [
         c
@@ -160,8 +164,9 @@ def _is_binary(values: pl.Series) -> bool:
     return present.len() > 0 and bool(((present == 0.0) | (present == 1.0)).all())
 
 
-def _is_numeric(values: pl.Series) -> bool:
-    return values.dtype.is_numeric() or values.dtype == pl.Boolean
+def _is_complete_number(values: pl.Series) -> bool:
+    numeric = values.dtype.is_numeric() or values.dtype == pl.Boolean
+    return numeric and values.null_count() == 0
 
 
 def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list[str]]:
@@ -194,9 +199,9 @@ def resolve_columns(persons: pl.DataFrame, config: Config) -> tuple[Config, list
     prognostic = _usable(
         persons,
         wanted,
-        _is_numeric,
+        _is_complete_number,
         "[covariates].prognostic",
-        "numeric",
+        "numeric without missing values",
         notes,
         explicit=cov.prognostic != PROGNOSTIC_COVARIATES,
     )
@@ -260,7 +265,22 @@ def make_plan(
         parts[SELF_EFFICACY] = se
         skip["self-efficacy"] = se
         skip["peers"] = se
-    if not baseline_variables(persons, randomised, config):
+    variables = baseline_variables(persons, randomised, config)
+    with_nulls = [
+        c
+        for c, dtype in randomised.schema.items()
+        if dtype.is_numeric()
+        and c in persons.columns
+        and c not in variables
+        and persons[c].null_count()
+    ]
+    if with_nulls and not config.covariates.balance:
+        notes = (
+            *notes,
+            f"Balance and prognostic screening leave out {', '.join(with_nulls)}: missing "
+            "values (list them in [covariates].balance after filling them in).",
+        )
+    if not variables:
         reason = "the analysis table has no numeric baseline variable."
         skip["balance"] = reason
         skip["prognostic"] = reason

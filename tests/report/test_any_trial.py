@@ -352,3 +352,37 @@ def test_a_default_column_in_another_coding_is_left_out_with_a_note(tmp_path: Pa
     assert config.covariates.prognostic == ("ordinary_job",)
     assert any(n.startswith("Subgroups: the reference study's female, age_50plus") for n in notes)
     assert any("not 0/1" in n for n in notes)
+
+
+def test_missing_values_and_a_degenerate_split_do_not_stop_the_report(tmp_path: Path) -> None:
+    """A legal trial table with gaps: every waiting time 0 (all allocated on the team's last
+    day), some UW-SES items and a default covariate missing. The report runs; what cannot be
+    estimated says why."""
+    sim = simulate_trial(seed=7)
+    late = pl.col("age") > 55
+    trial = sim.trial.drop("waiting_days", "allocation_week", "uwses").with_columns(
+        pl.col("allocation_date").alias("team_last_allocation"),
+        pl.when(late).then(None).otherwise(pl.col("uwses_1")).alias("uwses_1"),
+        pl.when(late)
+        .then(None)
+        .otherwise(pl.col("belief_in_treatment"))
+        .alias("belief_in_treatment"),
+    )
+    trial.write_parquet(tmp_path / "trial.parquet")
+    sim.wide_codes().write_parquet(tmp_path / "register.parquet")
+    (tmp_path / "a.toml").write_text(
+        '[input]\nsource = "files"\nregister = "register.parquet"\ntrial = "trial.parquet"\n'
+        "[outcomes]\nweeks = 13\npre_weeks = 26\n[self_efficacy]\ngrid = [10]\n"
+        "[inference]\nbootstrap_draws = 9\nri_draws = 9\n",
+        encoding="utf-8",
+    )
+    result = run_report(load_config(tmp_path / "a.toml"), tmp_path / "out", progress=False)
+    skipped = result.skipped
+    assert skipped["balance: waiting-time split"].endswith("has no person in an arm.")
+    assert skipped["balance: self-efficacy groups"].endswith("missing value.")
+    assert "missing values in column(s) 'uwses'" in skipped["self-efficacy"]
+    assert "'uwses' has" in skipped["peers"]
+    assert {"effect-paths", "balance", "prognostic", "subgroups"}.isdisjoint(skipped)
+    paragraphs = " ".join(_paragraphs(result))
+    assert "belief_in_treatment" in paragraphs and "left out" in paragraphs
+    assert "belief_in_treatment" not in result.results["paths"]["emp"].path.tidy()["term"]

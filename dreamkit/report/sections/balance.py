@@ -39,6 +39,11 @@ def balance_section(ctx: ReportContext) -> Section:
     for part, pair in zip((WAITING_TIME, SELF_EFFICACY), _PAIRS, strict=True):
         if not ctx.runs.has(part):
             samples = {k: v for k, v in samples.items() if k not in pair}
+        elif reason := _pair_problem(ctx, [samples[k] for k in pair]):
+            samples = {k: v for k, v in samples.items() if k not in pair}
+            sentence = f"Without the {part}: {reason}"
+            ctx.skipped[f"{NAME}: {part}"] = sentence
+            left_out.append(sentence)
     variables = balance_variables(ctx)
     result = balance(
         ctx.persons,
@@ -129,6 +134,21 @@ def balance_section(ctx: ReportContext) -> Section:
         ],
         [main, joint],
     )
+
+
+def _pair_problem(ctx: ReportContext, specs: list[pl.Expr | pl.Series]) -> str | None:
+    """Why a pair of samples cannot be estimated (undefined for some persons, or an empty
+    arm), or ``None``."""
+    for spec in specs:
+        member = (
+            ctx.persons.select(spec.alias("_in")).to_series() if isinstance(spec, pl.Expr) else spec
+        )
+        if member.null_count():
+            return "its samples are undefined for persons with a missing value."
+        arms = ctx.persons.filter(member)[C.TREATED]
+        if arms.n_unique() < 2:
+            return "one of its samples has no person in an arm."
+    return None
 
 
 def _joint_cells(row: dict[str, object], count_shown: bool) -> list[object]:
