@@ -3,7 +3,10 @@
 :func:`run_report` reads (or simulates) the register and the trial table, builds the outcomes
 with the sample-flow ledger, runs every model of the reference study and writes the report:
 ``OUT/report.html`` (one self-contained file), ``OUT/figures/*.{png,svg}`` and
-``OUT/tables/*.{csv,md,tex}``. :func:`write_synthetic` writes a simulated trial table and
+``OUT/tables/*.{csv,md,tex}``. Only the five trial columns of
+:func:`~dreamkit.design.trial.validate_trial` and the code map's three outcome sets are
+required; :func:`check_plan` (``dreamkit config --check``) says which other sections run on
+the data (:mod:`dreamkit.report.plan`). :func:`write_synthetic` writes a simulated trial table and
 DREAM-style wide register for trying the ``source = "files"`` route.
 """
 

@@ -1,5 +1,6 @@
-"""What every report section needs: the data, the configuration, the output folders, the
-disclosure log, and a place to keep the raw estimator results (for tests and the caller)."""
+"""What every report section needs: the data, the configuration, the plan of what runs, the
+output folders, the disclosure log, and a place to keep the raw estimator results (for tests
+and the caller)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ class ReportContext:
     ``persons`` is the person-level analysis table (one row per analysed person: trial
     columns, baseline covariates and outcomes); ``flow`` the sample-flow ledger table
     (step, reason, removed, remaining); ``randomised`` the trial table before exclusions.
+    ``plan`` says which sections and optional parts run on these data
+    (:mod:`dreamkit.report.plan`); ``skipped`` collects the sentence of every section or part
+    that did not run (section id, or ``"section: part"``).
     """
 
     config: Config
