@@ -104,6 +104,8 @@ def waiting_reason(persons: pl.DataFrame) -> str | None:
             "the trial table has no waiting-time column (team_last_allocation, or waiting_days); "
             "provide one or map yours in [input].rename."
         )
+    if not persons[C.WAITING_DAYS].dtype.is_numeric():
+        return f"the waiting-time column {C.WAITING_DAYS!r} is not numeric (days); recode it."
     if persons[C.WAITING_DAYS].null_count() == persons.height:
         return "the waiting-time column has no values."
     return None
@@ -116,6 +118,8 @@ def self_efficacy_reason(persons: pl.DataFrame) -> str | None:
             "the trial table has no UW-SES score (uwses_1..uwses_6, or uwses); provide them or "
             "map yours in [input].rename."
         )
+    if not persons[C.UWSES].dtype.is_numeric():
+        return f"the UW-SES score {C.UWSES!r} is not numeric (0-24); recode it."
     if persons[C.UWSES].null_count() == persons.height:
         return "the UW-SES score has no values."
     return None

@@ -45,7 +45,8 @@ def groups(ctx: ReportContext) -> dict[str, pl.Expr]:
 
 def descriptive_variables(ctx: ReportContext) -> list[str]:
     """UW-SES, waiting time, the prognostic covariates, the subgroup indicators, the
-    pre-allocation shares over all P weeks and both share outcomes at week W."""
+    pre-allocation shares over all P weeks and both share outcomes at week W (those the person
+    table has, as numbers)."""
     cfg = ctx.config
     p, w = cfg.outcomes.pre_weeks, cfg.outcomes.weeks
     wanted = [
@@ -62,7 +63,11 @@ def descriptive_variables(ctx: ReportContext) -> list[str]:
         "dur_sick",
         "event_sick",
     ]
-    return [c for c in dict.fromkeys(wanted) if c in ctx.persons.columns]
+    return [
+        c
+        for c in dict.fromkeys(wanted)
+        if c in ctx.persons.columns and ctx.persons[c].dtype.is_numeric()
+    ]
 
 
 def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
