@@ -6,8 +6,8 @@ with the sample-flow ledger, runs every model of the reference study and writes 
 ``OUT/tables/*.{csv,md,tex}``. Only the five trial columns of
 :func:`~dreamkit.design.trial.validate_trial` and the code map's three outcome sets are
 required; :func:`check_plan` (``dreamkit config --check``) says which other sections run on
-the data (:mod:`dreamkit.report.plan`). :func:`write_synthetic` writes a simulated trial table and
-DREAM-style wide register for trying the ``source = "files"`` route.
+the data (:mod:`dreamkit.report.plan`). :func:`write_synthetic` writes a simulated trial
+table and DREAM-style wide register for trying the ``source = "files"`` route.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from dreamkit.config import Config
 from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, ConfigError, InputError
+from dreamkit.register.codemap import CodeMap
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import DisclosureLog
 from dreamkit.report.figures import Figure
@@ -146,7 +147,7 @@ def _booleans_as_01(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
 
 
-def check_sets(codemap: Any, config: Config) -> None:
+def check_sets(codemap: CodeMap, config: Config) -> None:
     """The three outcome sets must be sets (or states) of the code map."""
     out = config.outcomes
     known = set(codemap.sets) | set(codemap.states)

@@ -386,3 +386,34 @@ def test_missing_values_and_a_degenerate_split_do_not_stop_the_report(tmp_path: 
     paragraphs = " ".join(_paragraphs(result))
     assert "belief_in_treatment" in paragraphs and "left out" in paragraphs
     assert "belief_in_treatment" not in result.results["paths"]["emp"].path.tidy()["term"]
+
+
+def test_a_variable_whose_tobit_fails_is_left_out_of_the_ranking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dreamkit.estimate.linear.prognostic as prognostic
+
+    real = prognostic.prognostic_selection
+
+    def fussy(data: pl.DataFrame, outcomes: list[str], variables: list[str]) -> pl.DataFrame:
+        if "bad" in variables:
+            raise EstimationError("the Tobit information matrix is singular (collinear x?).")
+        return real(data, outcomes, variables)
+
+    monkeypatch.setattr(prognostic, "prognostic_selection", fussy)
+    rng = np.random.default_rng(2)
+    ctx = _context(tmp_path, bad=rng.normal(size=80), z=rng.normal(size=80))
+    ctx = ReportContext(
+        ctx.config,
+        ctx.persons,
+        ctx.flow,
+        ctx.persons.select("person_id", "municipality", "team", "treated", "x", "bad", "z"),
+        tmp_path,
+        DisclosureLog(5),
+    )
+    prognostic_section(ctx)
+    ranking = ctx.results["prognostic"]
+    assert set(ranking["variable"]) == {"x", "z"}
+    assert sorted(ranking.filter(pl.col("outcome") == "emp_share_26")["rank"]) == [1, 2]
+    notes = ctx.tables["prognostic"].notes
+    assert "employment share, bad: not estimable: the Tobit information matrix" in " ".join(notes)

@@ -86,35 +86,34 @@ def prognostic_section(ctx: ReportContext) -> Section:
 
 
 def _rankings(ctx: ReportContext, variables: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    """The Tobit ranking per outcome; an outcome (or a variable) whose Tobit is not identified
-    is left out with a sentence saying why, never stopping the others."""
+    """The Tobit ranking per outcome. An outcome at one value for every control (no Tobit is
+    identified) is left out with a sentence; when a single variable's Tobit fails, the others
+    are fitted one at a time and ranked without it. Nothing stops the other outcome."""
     from dreamkit.estimate.linear.prognostic import prognostic_selection
 
     frames: list[pl.DataFrame] = []
     refused: list[str] = []
     for outcome in end_outcomes(ctx):
         label = LABELS[outcome.split("_share_")[0]]
-        try:
-            frames.append(prognostic_selection(ctx.persons, [outcome], variables))
-            continue
-        except EstimationError as err:
-            if not _one_limit(ctx, outcome):
-                refused.append(f"{label}: not estimable: {err}")
-                parts = []
-                for var in variables:
-                    try:
-                        parts.append(prognostic_selection(ctx.persons, [outcome], [var]))
-                    except EstimationError as err_var:
-                        refused.append(f"{label}, {var}: not estimable: {err_var}")
-                if parts:
-                    frames.append(_rerank(pl.concat(parts)))
-                continue
+        if _one_limit(ctx, outcome):
             refused.append(
                 f"{label}: not estimable: every control has the same share at week "
-                f"{ctx.config.outcomes.weeks}, so no variable can predict it ({err})"
+                f"{ctx.config.outcomes.weeks}, so no variable can predict it."
             )
+            continue
+        try:
+            frames.append(prognostic_selection(ctx.persons, [outcome], variables))
+        except EstimationError:
+            parts = []
+            for var in variables:
+                try:
+                    parts.append(prognostic_selection(ctx.persons, [outcome], [var]))
+                except EstimationError as err:
+                    refused.append(f"{label}, {var}: not estimable: {err}")
+            if parts:
+                frames.append(_rerank(pl.concat(parts)))
     if not frames:
-        raise EstimationError("; ".join(refused))
+        raise EstimationError(" ".join(refused))
     return pl.concat(frames), refused
 
 
