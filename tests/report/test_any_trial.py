@@ -256,7 +256,10 @@ def _context(tmp_path: Path, **columns: object) -> ReportContext:
             **columns,
         }
     )
-    text = "[outcomes]\nweeks = 26\npre_weeks = 26\n[covariates]\nprognostic = []\nsubgroups = []\n"
+    text = (
+        "[outcomes]\nweeks = 26\npre_weeks = 26\n[covariates]\nprognostic = []\nsubgroups = []\n"
+        "[inference]\nbootstrap_draws = 19\nri_draws = 19\n"
+    )
     import tomllib
 
     from dreamkit.config import parse_config
@@ -417,3 +420,28 @@ def test_a_variable_whose_tobit_fails_is_left_out_of_the_ranking(
     assert sorted(ranking.filter(pl.col("outcome") == "emp_share_26")["rank"]) == [1, 2]
     notes = ctx.tables["prognostic"].notes
     assert "employment share, bad: not estimable: the Tobit information matrix" in " ".join(notes)
+
+
+def test_weeks_where_everyone_has_the_same_share_are_left_out_of_the_path(tmp_path: Path) -> None:
+    """Everyone on sick leave in weeks 1-2 after allocation: employment shares 0 for all, so
+    tau_1 = tau_2 = 0 with standard error 0; the path, band and p-values cover weeks 3-26."""
+    from dreamkit.report.sections import SECTIONS
+
+    rng = np.random.default_rng(4)
+    n = 80
+    emp = np.cumsum(rng.uniform(size=(n, 26)) < 0.3, axis=1) / np.arange(1, 27)
+    emp[:, :2] = 0.0
+    sick = 1.0 - emp
+    shares = {f"emp_share_{w}": emp[:, w - 1] for w in range(1, 27)}
+    shares |= {f"sick_share_{w}": sick[:, w - 1] for w in range(1, 27)}
+    ctx = _context(tmp_path, **shares)
+    by_id = {spec.id: spec for spec in SECTIONS}
+    run_section(ctx, by_id["effect-paths"])
+    run_section(ctx, by_id["robustness"])
+    weeks = ctx.results["paths"]["emp"].path.tidy()["week"].to_list()
+    assert weeks == list(range(3, 27))
+    assert ctx.results["paths"]["sick"].path.tidy()["week"].to_list() == weeks
+    assert "week(s) 1-2, so tau_w = 0" in ctx.skipped["effect-paths: weeks"]
+    assert set(ctx.skipped) == {"effect-paths: weeks"}
+    assert "robustness" in ctx.tables
+    assert pl.read_csv(tmp_path / "tables" / "effect_path_emp_all_weeks.csv")["week"][0] == 3

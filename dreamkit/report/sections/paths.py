@@ -54,11 +54,12 @@ def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     inf = cfg.inference
     out: dict[str, PathInference] = {}
     for prefix in OUTCOMES:
-        if constant_outcome(ctx, prefix) is not None:
+        weeks = varying_weeks(ctx, prefix)
+        if not weeks:
             continue
         path = effect_path(
             ctx.persons,
-            f"{prefix}_share_",
+            [f"{prefix}_share_{w}" for w in weeks],
             list(cfg.covariates.prognostic),
             stratum=cfg.design.stratum,
             cluster=cfg.design.cluster,
@@ -72,20 +73,52 @@ def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     return out
 
 
-def constant_outcome(ctx: ReportContext, prefix: str) -> str | None:
-    """The sentence saying why an outcome has no effect path (its share is the same for every
-    analysed person in every week, e.g. no employment data), or ``None``."""
+def varying_weeks(ctx: ReportContext, prefix: str) -> list[int]:
+    """Weeks w = 1..W whose share ``{prefix}_share_w`` differs between analysed persons.
+
+    In a week where it does not (e.g. week 1 employment when everyone is on sick leave at
+    allocation) tau_w = 0 with standard error 0 by construction: no band, bootstrap or
+    randomisation p-value is defined there, so the path covers the other weeks."""
     w = ctx.config.outcomes.weeks
     columns = [f"{prefix}_share_{k}" for k in range(1, w + 1)]
     spread = ctx.persons.select(
-        pl.max_horizontal([pl.col(c).max() - pl.col(c).min() for c in columns])
-    ).item()
-    if spread is None or spread == 0:
+        [(pl.col(c).max() - pl.col(c).min()).alias(c) for c in columns]
+    ).row(0)
+    return [k for k, d in zip(range(1, w + 1), spread, strict=True) if d is not None and d > 0]
+
+
+def constant_outcome(ctx: ReportContext, prefix: str) -> str | None:
+    """The sentence saying which weeks of an outcome have no effect (the share is the same for
+    every analysed person), or ``None`` when every week varies."""
+    w = ctx.config.outcomes.weeks
+    weeks = varying_weeks(ctx, prefix)
+    if not weeks:
         return (
             f"The share of weeks in {OUTCOMES[prefix]} is the same for every analysed person in "
             f"weeks 1..{w}: no effect path (check the code map's set and the employment data)."
         )
+    if len(weeks) < w:
+        fixed = sorted(set(range(1, w + 1)) - set(weeks))
+        return (
+            f"The share of weeks in {OUTCOMES[prefix]} is the same for every analysed person in "
+            f"week(s) {_ranges(fixed)}, so tau_w = 0 there by construction; its path, band and "
+            "p-values cover the other weeks."
+        )
     return None
+
+
+def _ranges(weeks: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    parts: list[str] = []
+    start = prev = weeks[0]
+    for w in [*weeks[1:], None]:
+        if w is not None and w == prev + 1:
+            prev = w
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else f"{start}")
+        if w is not None:
+            start = prev = w
+    return ", ".join(parts)
 
 
 def arms_publishable(ctx: ReportContext, name: str) -> bool:
@@ -104,9 +137,9 @@ def paths_section(ctx: ReportContext) -> Section:
     if not arms_publishable(ctx, "effect_paths"):
         return Section("effect-paths", "Effect paths", ["Suppressed: an arm is too small."])
     items: list[Any] = []
-    missing = [constant_outcome(ctx, p) or "" for p in OUTCOMES if p not in paths]
+    missing = [s for s in (constant_outcome(ctx, p) for p in OUTCOMES) if s is not None]
     if missing:
-        ctx.skipped["effect-paths: outcome"] = " ".join(missing)
+        ctx.skipped["effect-paths: weeks"] = " ".join(missing)
     fig, axes = new_figure(ncols=len(paths))
     labels = [(p, label) for p, label in OUTCOMES.items() if p in paths]
     for ax, (prefix, label) in zip(axes, labels, strict=True):
@@ -183,7 +216,7 @@ def control_means_shown(ctx: ReportContext, prefix: str, weeks: np.ndarray) -> n
     )
     cumulative = np.rint(shares * weeks[None, :]).sum(axis=0)  # person-weeks in the state
     in_state = np.diff(np.r_[0.0, cumulative])
-    out_state = controls.height - in_state
+    out_state = controls.height * np.diff(np.r_[0, weeks]) - in_state
     keep = np.zeros(weeks.size, dtype=bool)
     last = -1
 

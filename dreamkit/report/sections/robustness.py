@@ -44,8 +44,8 @@ def robustness_section(ctx: ReportContext) -> Section:
     rows: list[list[object]] = []
     fits: dict[str, Any] = {}
     for ax, prefix in zip(axes, prefixes, strict=True):
-        outcome = f"{prefix}_share_"
         main = ctx.results["paths"][prefix]
+        outcome = main.path.tidy()["outcome"].to_list()  # the weeks of the main path
         models = {
             "(5) no covariates": no_covariates(ctx.persons, outcome, **kwargs).tidy(),
             "(6) stratum-interacted": stratum_interacted(
@@ -62,7 +62,8 @@ def robustness_section(ctx: ReportContext) -> Section:
             {label: frame["estimate"].to_numpy() for label, frame in models.items()},
             title=f"{LABELS[prefix].capitalize()}: robustness",
         )
-        week = main.path.tidy().filter(pl.col("week") == cfg.outcomes.weeks).row(0, named=True)
+        path = main.path.tidy()
+        week = path.row(path.height - 1, named=True)  # week W (the last week with variation)
         rows.append(_row("(2) main", LABELS[prefix], week, "CRV1 by " + cfg.design.cluster))
         for label, frame in models.items():
             last = frame.row(frame.height - 1, named=True)
