@@ -45,6 +45,7 @@ from dreamkit.estimate.linear.design_matrix import (
     codes_of,
     dummies,
     handle_missing,
+    outcome_weeks,
     prepare_sample,
     require_columns,
     resolve_outcomes,
@@ -255,6 +256,7 @@ def stratum_interacted(
         [treated] * d.shape[1],
         sample.outcomes,
         np.tile(sample.y[control].mean(axis=0), (d.shape[1], 1)),
+        extra={"week": list(sample.weeks) * d.shape[1]},
     )
     return EstimateResult(
         model="(6) stratum-interacted (Imbens-Rubin)",
@@ -266,6 +268,7 @@ def stratum_interacted(
         n_dropped=sample.n_dropped,
         drop_reason=sample.drop_reason,
         fits={"interacted": fit},
+        fixed_effects=stratum,
     )
 
 
@@ -321,7 +324,14 @@ def group_level(
         control_names=(*(f"share of stratum {k}" for k in range(1, len(strata))), *covariates),
     )
     means = y[d == 0].mean(axis=0)[None, :]
-    table = fit_rows(fit, level, ["treated share"], names, means, extra={"n_persons": frame.height})
+    table = fit_rows(
+        fit,
+        level,
+        ["treated share"],
+        names,
+        means,
+        extra={"week": list(outcome_weeks(names)), "n_persons": frame.height},
+    )
     return EstimateResult(
         model="(7) team x arm group level",
         table=table,

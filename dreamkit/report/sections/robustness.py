@@ -17,6 +17,7 @@ from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.etable import etable
 from dreamkit.report.figures import new_figure
 from dreamkit.report.html import Section
 from dreamkit.report.plan import WAITING_TIME
@@ -43,17 +44,18 @@ def robustness_section(ctx: ReportContext) -> Section:
     fig, axes = new_figure(ncols=len(prefixes))
     rows: list[list[object]] = []
     fits: dict[str, Any] = {}
+    side_by_side: list[tuple[str, list[Any], list[str]]] = []
     for ax, prefix in zip(axes, prefixes, strict=True):
         main = ctx.results["paths"][prefix]
         outcome = main.path.tidy()["outcome"].to_list()  # the weeks of the main path
-        models = {
-            "(5) no covariates": no_covariates(ctx.persons, outcome, **kwargs).tidy(),
-            "(6) stratum-interacted": stratum_interacted(
-                ctx.persons, outcome, cov, **kwargs
-            ).tidy(),
-            "(7) team x arm groups": group_level(ctx.persons, outcome, cov, **kwargs).tidy(),
+        results = {
+            "(5) no covariates": no_covariates(ctx.persons, outcome, **kwargs),
+            "(6) stratum-interacted": stratum_interacted(ctx.persons, outcome, cov, **kwargs),
+            "(7) team x arm groups": group_level(ctx.persons, outcome, cov, **kwargs),
         }
+        models = {label: res.tidy() for label, res in results.items()}
         fits[prefix] = models
+        side_by_side.append((prefix, [main.path, *results.values()], ["(2) main", *results]))
         draw_overlays(
             ax,
             main.path.tidy()["week"].to_numpy(),
@@ -85,11 +87,25 @@ def robustness_section(ctx: ReportContext) -> Section:
     figure = ctx.add_figure(
         fig, "robustness", "Robustness models (5)-(7) over the main path (2) and its band."
     )
+    tables = [table]
+    for prefix, results_list, names in side_by_side:
+        week = results_list[0].tidy()["week"].max()
+        side = etable(results_list, names=names, keep=rf"\[week {week}\]$")
+        tables.append(
+            ctx.add_table(
+                Table(
+                    f"robustness_models_{prefix.rstrip('_')}",
+                    f"{LABELS[prefix].capitalize()}, week {week}: models (2), (5)-(7) side by side",
+                    side.frame.rename({"row": "term"}),
+                    (*side.notes, "Model (7) is estimated on team x arm group means."),
+                )
+            )
+        )
     return Section(
         "robustness",
         "Robustness",
         ["Models (5)-(7) drawn over the main effect path with its pointwise band."],
-        [figure, table],
+        [figure, *tables],
     )
 
 
