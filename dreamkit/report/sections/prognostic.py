@@ -9,6 +9,8 @@ the limits below k are suppressed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from dreamkit.errors import EstimationError
@@ -85,6 +87,11 @@ def prognostic_section(ctx: ReportContext) -> Section:
     )
 
 
+def _ranking(result: Any) -> pl.DataFrame:
+    """A prognostic result's tidy rows in the ranking's names (variable, z)."""
+    return result.tidy().rename({"term": "variable", "statistic": "z"})
+
+
 def _rankings(ctx: ReportContext, variables: list[str]) -> tuple[pl.DataFrame, list[str]]:
     """The Tobit ranking per outcome. An outcome at one value for every control (no Tobit is
     identified) is left out with a sentence; when a single variable's Tobit fails, the others
@@ -102,12 +109,12 @@ def _rankings(ctx: ReportContext, variables: list[str]) -> tuple[pl.DataFrame, l
             )
             continue
         try:
-            frames.append(prognostic_selection(ctx.persons, [outcome], variables))
+            frames.append(_ranking(prognostic_selection(ctx.persons, [outcome], variables)))
         except EstimationError:
             parts = []
             for var in variables:
                 try:
-                    parts.append(prognostic_selection(ctx.persons, [outcome], [var]))
+                    parts.append(_ranking(prognostic_selection(ctx.persons, [outcome], [var])))
                 except EstimationError as err:
                     refused.append(f"{label}, {var}: not estimable: {err}")
             if parts:
