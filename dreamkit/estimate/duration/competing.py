@@ -405,7 +405,7 @@ class CompetingRisksHazard:
             [np.bincount(d, weights=onehot[:, j], minlength=w + 1) for j in range(n_j)]
         ).astype(np.float64)
         grid = resolve(self.duration_spec, ev_w, at_risk)
-        tgrid = index.treatment_grid(data, d, onehot, w, person_periods=False)
+        tgrid = index.treatment_grid(data, grid, d, onehot, w, person_periods=False)
         keys = [c for c in (data.stratum, data.cluster) if c is not None]
         keys += [_codes(pl.Series(data.raw[:, j])) for j in range(data.raw.shape[1])]
         pattern, first = (

@@ -42,7 +42,7 @@ import scipy.sparse
 import scipy.stats
 from numpy.typing import NDArray
 
-from dreamkit.errors import InputError
+from dreamkit.errors import EstimationError, InputError
 from dreamkit.estimate.duration import survival_prediction
 from dreamkit.estimate.duration.duration_dependence import (
     DurationGrid,
@@ -87,6 +87,34 @@ def _min_clusters_per_stratum(data: _Data) -> int | None:
         return None
     pairs = np.unique(data.stratum * data.n_clusters + data.cluster)
     return int(np.bincount(pairs // data.n_clusters).min())
+
+
+def _check_control_exits(
+    grid: DurationGrid,
+    tgrid: DurationGrid,
+    ctrl_events: NDArray[np.float64],
+    ctrl_at_risk: NDArray[np.float64],
+) -> None:
+    """With ``treatment_by``, a baseline interval whose treated weeks all fall in treatment
+    intervals inside it is identified by the control rows alone: they need exits (of every
+    type) and non-exits there, else its coefficient is infinite."""
+    w = grid.lut.size - 1
+    weeks = np.arange(1, w + 1)
+    g_of, m_of = grid.lut[1:], tgrid.lut[1 : w + 1]
+    for g in range(grid.n_groups):
+        in_g = g_of == g
+        inside = all(np.all(g_of[m_of == m] == g) for m in np.unique(m_of[in_g]))
+        ev = ctrl_events[1:][in_g].sum(axis=0)
+        r = ctrl_at_risk[1:][in_g].sum()
+        if inside and (np.any(ev == 0) or ev.sum() == r):
+            lo, hi = int(weeks[in_g].min()), int(weeks[in_g].max())
+            raise EstimationError(
+                f"duration interval weeks {lo}-{hi} has {int(ev.sum())} control exits in "
+                f"{int(r)} control weeks at risk (lacking exits of some type, or non-exits), "
+                "and treatment_by gives the treated their own effects inside it, so its "
+                "baseline is not identified. Use coarser treatment_by intervals (or coarser "
+                "duration intervals)."
+            )
 
 
 def combined_lut(grid: DurationGrid, tgrid: DurationGrid | None) -> tuple[NDArray[np.int64], int]:
@@ -306,6 +334,7 @@ class DiscreteTimeHazard:
     def treatment_grid(
         self,
         data: _Data,
+        grid: DurationGrid,
         weeks: NDArray[np.int64],
         events: NDArray[np.float64],
         w: int,
@@ -318,16 +347,25 @@ class DiscreteTimeHazard:
         if self.treatment_by is None:
             return None
         treated = data.raw[:, self.raw_columns.index(str(self.treatment))] == 1
-        wk, ev = weeks[treated], events[treated]
-        ev2 = ev.reshape(ev.shape[0], -1)
-        ev_w = np.column_stack(
-            [np.bincount(wk, weights=ev2[:, j], minlength=w + 1) for j in range(ev2.shape[1])]
-        ).astype(np.float64)
-        n_w = np.bincount(wk, minlength=w + 1).astype(np.float64)
-        at_risk = n_w if person_periods else np.concatenate([[0.0], np.cumsum(n_w[::-1])[::-1][1:]])
+
+        def by_week(rows: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            wk, ev = weeks[rows], events[rows]
+            ev2 = ev.reshape(ev.shape[0], -1)
+            ev_w = np.column_stack(
+                [np.bincount(wk, weights=ev2[:, j], minlength=w + 1) for j in range(ev2.shape[1])]
+            ).astype(np.float64)
+            n_w = np.bincount(wk, minlength=w + 1).astype(np.float64)
+            at_risk = (
+                n_w if person_periods else np.concatenate([[0.0], np.cumsum(n_w[::-1])[::-1][1:]])
+            )
+            return ev_w, at_risk
+
+        ev_w, at_risk = by_week(treated)
         if at_risk.sum() == 0:
             raise InputError("treatment_by needs treated persons; no row has treatment 1.")
-        return resolve(self.treatment_by, ev_w, at_risk)
+        tgrid = resolve(self.treatment_by, ev_w, at_risk)
+        _check_control_exits(grid, tgrid, *by_week(~treated))
+        return tgrid
 
     def fit(
         self,
@@ -356,7 +394,7 @@ class DiscreteTimeHazard:
         at_risk = np.concatenate([[0.0], np.cumsum(n_d[::-1])[::-1][1:]])
         ev_w = np.bincount(d, weights=e.astype(np.float64), minlength=w + 1).astype(np.float64)
         grid = resolve(self.duration_spec, ev_w, at_risk)
-        tgrid = self.treatment_grid(data, d, e.astype(np.float64), w, person_periods=False)
+        tgrid = self.treatment_grid(data, grid, d, e.astype(np.float64), w, person_periods=False)
 
         # patterns of equal regressors and cluster, then (pattern, duration, event) counts
         keys = [c for c in (data.stratum, data.cluster) if c is not None]
@@ -414,7 +452,7 @@ class DiscreteTimeHazard:
         ev_w = np.bincount(p_arr, weights=e.astype(np.float64), minlength=w + 1).astype(np.float64)
         grid = resolve(self.duration_spec, ev_w, at_risk)
         ef = e.astype(np.float64)
-        tgrid = self.treatment_grid(data, p_arr, ef, w, person_periods=True)
+        tgrid = self.treatment_grid(data, grid, p_arr, ef, w, person_periods=True)
         comb, n_t = combined_lut(grid, tgrid)
         grp = comb[p_arr].astype(np.int64)
         if compress:
