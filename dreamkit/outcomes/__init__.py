@@ -16,6 +16,7 @@ from dreamkit.outcomes.shares import (
     total_share,
     week_indicators,
 )
+from dreamkit.outcomes.recurrent import check_no_overlap, relapse_episodes, relapse_outcomes
 from dreamkit.outcomes.spec import OutcomeSpec
 from dreamkit.outcomes.spells import run_lengths, spell_table
 from dreamkit.outcomes.windows import pre_window_bounds, pre_window_shares
@@ -32,12 +33,15 @@ __all__ = [
     "align_trial",
     "aligned_window",
     "build_outcomes",
+    "check_no_overlap",
     "cumulative_counts",
     "cumulative_shares",
     "duration_to_exit",
     "duration_to_spell",
     "pre_window_bounds",
     "pre_window_shares",
+    "relapse_episodes",
+    "relapse_outcomes",
     "run_lengths",
     "spell_table",
     "state_paths",
