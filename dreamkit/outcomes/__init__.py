@@ -9,6 +9,7 @@ from dreamkit.outcomes.align import UNOBSERVED, AlignedTrial, Alignment, align_t
 from dreamkit.outcomes.build import Outcomes, build_outcomes
 from dreamkit.outcomes.durations import Duration, duration_to_exit, duration_to_spell
 from dreamkit.outcomes.ledger import FlowStep, SampleFlow
+from dreamkit.outcomes.recurrent import check_no_overlap, relapse_episodes, relapse_outcomes
 from dreamkit.outcomes.shares import (
     cumulative_counts,
     cumulative_shares,
@@ -16,7 +17,6 @@ from dreamkit.outcomes.shares import (
     total_share,
     week_indicators,
 )
-from dreamkit.outcomes.recurrent import check_no_overlap, relapse_episodes, relapse_outcomes
 from dreamkit.outcomes.spec import OutcomeSpec
 from dreamkit.outcomes.spells import run_lengths, spell_table
 from dreamkit.outcomes.windows import pre_window_bounds, pre_window_shares
