@@ -7,6 +7,7 @@ for custom outcomes. Definitions and formulas: ``docs/outcomes.md``.
 
 from dreamkit.outcomes.align import UNOBSERVED, AlignedTrial, Alignment, align_trial, aligned_window
 from dreamkit.outcomes.build import Outcomes, build_outcomes
+from dreamkit.outcomes.destinations import exit_destinations
 from dreamkit.outcomes.durations import Duration, duration_to_exit, duration_to_spell
 from dreamkit.outcomes.ledger import FlowStep, SampleFlow
 from dreamkit.outcomes.recurrent import check_no_overlap, relapse_episodes, relapse_outcomes
@@ -38,6 +39,7 @@ __all__ = [
     "cumulative_shares",
     "duration_to_exit",
     "duration_to_spell",
+    "exit_destinations",
     "pre_window_bounds",
     "pre_window_shares",
     "relapse_episodes",
