@@ -58,8 +58,10 @@ def simulate_competing(
         event[exits] = 1
         exit_type[exits] = np.asarray(CAUSES[:n_j], dtype=object)[which[exits]]
         alive &= ~exits
+    index = gamma[stratum] + x[:, None] * np.asarray(beta_x)[None, :]
     return pl.DataFrame(
         {
+            **{f"true_index_{c}": index[:, j] for j, c in enumerate(CAUSES[:n_j])},
             "duration": duration,
             "event": event,
             "exit_type": [v if v else None for v in exit_type],
@@ -70,3 +72,28 @@ def simulate_competing(
             "lw": lw,
         }
     )
+
+
+def true_cif(
+    df: pl.DataFrame,
+    arm: int,
+    weeks: int,
+    base: tuple[float, ...] = (-2.6, -3.6, -3.1),
+    tau: tuple[float, ...] = (0.35, -0.3, 0.0),
+) -> np.ndarray:
+    """The standardised CIF (J, weeks) of the DGP's persons with treatment set to ``arm``
+    (constant effects), from the true coefficients."""
+    n_j = len(base)
+    index = np.column_stack([df[f"true_index_{c}"].to_numpy() for c in CAUSES[:n_j]])
+    surv = np.ones(df.height)
+    cif = np.zeros((df.height, n_j))
+    out = np.zeros((n_j, weeks))
+    for t in range(1, weeks + 1):
+        eta = np.asarray(base)[None, :] + 0.2 * np.sin(t / 5.0) + index
+        eta = eta + arm * np.asarray(tau[:n_j])[None, :]
+        ex = np.exp(eta)
+        h = ex / (1 + ex.sum(axis=1, keepdims=True))
+        cif += surv[:, None] * h
+        surv = surv * (1 - h.sum(axis=1))
+        out[:, t - 1] = cif.mean(axis=0)
+    return out

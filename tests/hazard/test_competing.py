@@ -20,7 +20,7 @@ from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.estimate.duration.person_period import expand_person_periods
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _competing_data import simulate_competing
+from _competing_data import CAUSES, simulate_competing
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +262,49 @@ def test_cause_without_exits_raises(data):
                 .alias("exit_type")
             )
         )
+
+
+def _coverage(reps: int, seed0: int) -> np.ndarray:
+    """``reps`` trials of the known DGP fitted with the correct model (week dummies, stratum
+    effects, x; model-based covariance). The 95% intervals of F_0j(t), F_1j(t) and
+    F_1j(t) - F_0j(t) at three weeks must cover the truth (these persons' standardised CIF
+    under the true coefficients) within the binomial band of ``reps`` trials (level 1% over
+    all checks); intervals with half the SE would cover about 68%."""
+    from _competing_data import true_cif
+
+    from dreamkit.validate import binomial_band
+
+    check = np.array([4, 10, 16])
+    hits = np.zeros((3, 3, check.size), dtype=np.int64)  # (arm 0 / arm 1 / diff, exit, week)
+    model = CompetingRisksHazard(duration_spec=intervals(1), covariates=("x",), cov_type="iid")
+    for r in range(reps):
+        df = simulate_competing(1500, seed=seed0 + r, weeks=16, n_teams=12, teams_per_stratum=4)
+        res = model.fit(df)
+        order = [CAUSES.index(c) for c in res.causes]  # the fit sorts the exit types
+        truth = [true_cif(df, arm, 16)[order][:, check - 1] for arm in (0, 1)]
+        pred = res.predict_cif(list(check)).sort("arm", "exit", "period")
+        diff = res.cif_difference(list(check)).sort("exit", "period")
+        for arm in (0, 1):
+            p = pred.filter(pl.col("arm") == arm)
+            low = p["cif_low"].to_numpy().reshape(3, -1)
+            high = p["cif_high"].to_numpy().reshape(3, -1)
+            hits[arm] += (low <= truth[arm]) & (truth[arm] <= high)
+        d = truth[1] - truth[0]
+        low = diff["conf_low"].to_numpy().reshape(3, -1)
+        high = diff["conf_high"].to_numpy().reshape(3, -1)
+        hits[2] += (low <= d) & (d <= high)
+    lo, hi = binomial_band(0.95, reps, 0.01 / hits.size)
+    coverage = hits / reps
+    assert np.all(coverage >= lo), (coverage, lo)
+    assert np.all(coverage <= hi), (coverage, hi)
+    return coverage
+
+
+def test_cif_intervals_cover_the_truth_small():
+    _coverage(30, 500)
+
+
+@pytest.mark.slow
+def test_cif_intervals_cover_the_truth():
+    coverage = _coverage(200, 2000)
+    print("coverage (arm 0, arm 1, difference) x exit x weeks 4/10/16:", coverage.round(3))
