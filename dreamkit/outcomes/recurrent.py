@@ -205,6 +205,8 @@ def check_no_overlap(
 ) -> None:
     """Raise :class:`~dreamkit.errors.OverlappingSpellsError` if two spells of a person share
     a week (``start`` < previous ``start`` + previous ``length``). Messages give counts only."""
+    if not isinstance(spells, pl.DataFrame):
+        spells = pl.from_pandas(spells)
     missing = [c for c in (person, start, length) if c not in spells.columns]
     if missing:
         raise InputError(
