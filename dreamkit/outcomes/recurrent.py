@@ -73,7 +73,8 @@ def relapse_episodes(
         k: weeks in :math:`A` that make a return lasting (the study's 4-week rule).
 
     Returns:
-        One row per episode, ordered by row and episode: ``row`` (row of the window),
+        One row per episode, ordered by row and episode: ``row`` (row of the window, UInt32
+        like polars' ``with_row_index``),
         ``episode`` (1, 2, ...), ``return_week`` (:math:`r`), ``start`` (first week at risk,
         :math:`r + k`), ``length`` (weeks at risk), ``event`` (1 = relapse in the last week).
         Persons without a lasting return (or with no week at risk after it) have no rows.
@@ -136,7 +137,7 @@ def relapse_episodes(
         key: np.concatenate([p[key] for p in parts]) if parts else np.zeros(0, np.int64)
         for key in ("row", "episode", "return_week", "start", "length", "event")
     }
-    dtypes = {"event": pl.Int8, "episode": pl.Int32}
+    dtypes = {"event": pl.Int8, "row": pl.UInt32}  # row joins ``with_row_index("row")``
     frame = pl.DataFrame(
         {key: pl.Series(key, v, dtype=dtypes.get(key, pl.Int32)) for key, v in cols.items()}
     )

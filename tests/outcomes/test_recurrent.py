@@ -125,7 +125,7 @@ def test_relapse_hazard_clustered_by_person() -> None:
     assert ep["episode"].max() > 1  # repeated events
     rng = np.random.default_rng(1)
     persons = pl.DataFrame({"person_id": np.arange(600) + 5000, "treated": rng.integers(0, 2, 600)})
-    spells = ep.join(persons.with_row_index("row").cast({"row": pl.Int32}), on="row")
+    spells = ep.join(persons.with_row_index("row"), on="row")
     spells = spells.with_columns((pl.col("episode") > 1).cast(pl.Int8).alias("later"))
     check_no_overlap(spells, start="start", length="length")
     pp = expand_spells(spells, keep=["treated", "later"])
