@@ -28,36 +28,44 @@ def data() -> pl.DataFrame:
     return simulate_competing(1500, seed=1)
 
 
-def _mnlogit_design(pp: pl.DataFrame, width: int, causes: tuple[str, ...]):
-    """Independent dense design: interval dummies, stratum dummies (first dropped), T, x,
-    T*lw; outcome 0 (no exit) or 1..J."""
+def _mnlogit_design(pp: pl.DataFrame, width: int, causes: tuple[str, ...], cut: int | None):
+    """Independent dense design: interval dummies, stratum dummies (first dropped), T (or
+    T 1{t <= cut}, T 1{t > cut}), x, T*lw; outcome 0 (no exit) or 1..J."""
     per = pp["period"].to_numpy()
     grp = (per - 1) // width
     d_int = (grp[:, None] == np.unique(grp)[None, :]).astype(float)
     st = pp["municipality"].to_numpy()
     d_st = (st[:, None] == np.unique(st)[1:][None, :]).astype(float)
     t = pp["treated"].to_numpy().astype(float)
-    x = np.column_stack([d_int, d_st, t, pp["x"].to_numpy(), t * pp["lw"].to_numpy()])
+    d_t = t[:, None] if cut is None else np.column_stack([t * (per <= cut), t * (per > cut)])
+    x = np.column_stack([d_int, d_st, d_t, pp["x"].to_numpy(), t * pp["lw"].to_numpy()])
     y = np.zeros(pp.height, dtype=np.int64)
     for j, c in enumerate(causes):
         y[pp[f"event_{c}"].to_numpy() == 1] = j + 1
     return x, y
 
 
-@pytest.mark.parametrize("cov_type", ["CRV1", "iid"])
-def test_equals_statsmodels_mnlogit(data, cov_type):
+@pytest.mark.parametrize(
+    ("cov_type", "cut"),
+    [("CRV1", None), ("iid", None), ("CRV1", 9)],
+    ids=["crv1", "iid", "varying"],
+)
+def test_equals_statsmodels_mnlogit(data, cov_type, cut):
+    """With ``cut`` the treatment effects vary: weeks 1-9 and 10-24 (not nested in the 6-week
+    baseline intervals)."""
     model = CompetingRisksHazard(
         duration_spec=intervals(6),
         covariates=("x",),
         interactions=(("treated", "lw"),),
         cov_type=cov_type,
+        treatment_by=None if cut is None else piecewise([cut]),
     )
     res = model.fit(data)
     assert res.grid.merges == ()
     pp = expand_person_periods(
         data, exit_type="exit_type", keep=["team", "municipality", "treated", "x", "lw"]
     )
-    x, y = _mnlogit_design(pp, 6, res.causes)
+    x, y = _mnlogit_design(pp, 6, res.causes, cut)
     kw = (
         {"cov_type": "cluster", "cov_kwds": {"groups": pp["team"].to_numpy()}}
         if cov_type == "CRV1"
@@ -85,9 +93,9 @@ def test_equals_statsmodels_mnlogit(data, cov_type):
         "conf_high",
         "exit",
     ]
-    assert tidy.height == 3 * 3
-    assert res.coef("treated", "job") == pytest.approx(
-        float(tidy.filter((pl.col("term") == "treated") & (pl.col("exit") == "job"))["estimate"][0])
+    assert tidy.height == 3 * (3 if cut is None else 4)
+    assert res.coef("x", "job") == pytest.approx(
+        float(tidy.filter((pl.col("term") == "x") & (pl.col("exit") == "job"))["estimate"][0])
     )
     assert res.glance()["converged"][0]
     assert "Competing-risks" in repr(res)
