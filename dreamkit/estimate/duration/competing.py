@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import scipy.linalg
+import scipy.sparse
 import scipy.stats
 from numpy.typing import NDArray
 
@@ -647,14 +648,22 @@ class CompetingRisksResult(Result):
             wp = w[part]
             cif += np.einsum("i,itj->jt", wp, big_f)
             dense = index.dense(raw) if names else None
+            members = (
+                scipy.sparse.csr_array(
+                    (np.ones(stratum.size), (stratum, np.arange(stratum.size))),
+                    shape=(n_s, stratum.size),
+                )
+                if by_stratum and stratum is not None
+                else None
+            )
             for j in range(n_j):
                 for k in range(n_j):
                     delta = 1.0 if j == k else 0.0
                     c = wp[:, None] * np.cumsum(f[:, :, j] * (delta - cum_h[:, :, k]), axis=1)
                     if dense is not None:
                         dense_g[j, k] += c.T @ dense
-                    if by_stratum and stratum is not None:
-                        np.add.at(strat_g[j, k], stratum, c)
+                    if members is not None:
+                        strat_g[j, k] += members @ c
                     a_vec[j, k] += wp @ (
                         f[:, :, j] * (delta - h[:, :, k]) + h[:, :, k] * big_f[:, :, j]
                     )
