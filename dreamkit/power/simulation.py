@@ -354,7 +354,7 @@ class ReferenceTrialModel:
                 history=self.history,
                 both_worlds=True,
             )
-            for s in seed.spawn(self.calibration_trials)
+            for s in children(seed, self.calibration_trials)
         ]
 
     def true_effect(self, value: float, seed: np.random.SeedSequence) -> float:
@@ -452,7 +452,7 @@ def analyse(
         p = 2.0 * scipy.stats.t.sf(abs(est / se), fit.df) if se > 0 else 1.0
         out["crv1"] = float(p <= alpha)
     if "ri" in tests or "wcb" in tests:
-        seeds = (seed or np.random.SeedSequence(0)).spawn(2)
+        seeds = children(seed or np.random.SeedSequence(0), 2)
         z = _controls(trial)
         if "ri" in tests:
             stat = fwl_statistic(trial.y, z, trial.clusters, studentize=True)
@@ -495,7 +495,7 @@ def _run_chunk(task: tuple[PowerModel, float, list[np.random.SeedSequence], _Con
     model, value, seeds, config = task
     rows, sizes = [], []
     for child in seeds:
-        sim_seed, test_seed = child.spawn(2)
+        sim_seed, test_seed = children(child, 2)
         trial = model.draw(value, sim_seed)
         res = analyse(
             trial,
@@ -560,7 +560,17 @@ def parallel_map(
 def replication_seeds(seed: int, n_replications: int) -> list[np.random.SeedSequence]:
     """Seed sequences of replications 0..R-1 (the same for every effect size; a longer run
     extends a shorter one)."""
-    return np.random.SeedSequence(seed, spawn_key=(0,)).spawn(n_replications)
+    return children(np.random.SeedSequence(seed, spawn_key=(0,)), n_replications)
+
+
+def children(seq: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence]:
+    """The first k children of ``seq``, as ``seq.spawn(k)`` on a fresh copy would give them,
+    without changing ``seq`` (``spawn`` counts the children it has handed out, so the same
+    object would give different children on a second call, or in another process)."""
+    return [
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, i), pool_size=seq.pool_size)
+        for i in range(k)
+    ]
 
 
 def simulate_power(
