@@ -198,6 +198,17 @@ def check_alternative(alternative: str) -> str:
     return alternative
 
 
+def check_share(share_treated: object) -> float:
+    """A treated share in (0, 1)."""
+    p = _number(share_treated, "share_treated", "give the treated share, e.g. 0.5 or 0.6.")
+    if not 0.0 < p < 1.0:
+        raise InputError(
+            f"share_treated = {share_treated!r} is outside (0, 1); give the share of persons "
+            "allocated to treatment (0.6 for a 60/40 lottery)."
+        )
+    return p
+
+
 def _positive(value: object, name: str, fix: str) -> float:
     out = _number(value, name, fix)
     if out <= 0:
@@ -260,12 +271,7 @@ def allocation(
         pair_correlation: within-pair outcome correlation (``"pair"``).
     """
     n_ = _positive(n, "n", "give the total number of persons randomised (> 0).")
-    p = _number(share_treated, "share_treated", "give the treated share, e.g. 0.5 or 0.6.")
-    if not 0.0 < p < 1.0:
-        raise InputError(
-            f"share_treated = {share_treated!r} is outside (0, 1); give the share of persons "
-            "allocated to treatment (0.6 for a 60/40 lottery)."
-        )
+    p = check_share(share_treated)
     r2_ = _number(r2, "r2", "give the covariates' R^2 in [0, 1).")
     if not 0.0 <= r2_ < 1.0:
         raise InputError(f"r2 = {r2!r} is outside [0, 1); use 0 without covariates.")
@@ -288,6 +294,11 @@ def allocation(
         r2=r2_,
         pair_correlation=float(pair_correlation),
     )
+    if design == "within_cluster" and out.cluster_size < 2:
+        raise InputError(
+            f"cluster_size = {cluster_size!r} with design='within_cluster'; both arms must fit "
+            "in a cluster: give the mean number of persons per cluster (>= 2)."
+        )
     if design in ("cluster", "within_cluster") and out.clusters < 2:
         raise InputError(
             f"n / cluster_size = {out.clusters:.3g} clusters; a {design} design needs at least "
@@ -580,8 +591,14 @@ def expected_events(
     return share_treated * n * p1 + (1 - share_treated) * n * p0
 
 
+@dataclass(frozen=True)
+class _HazardDesign:
+    share_treated: float
+    design_effect: float
+
+
 def _hazard_lambda(
-    hr: NDArray[np.float64], events: NDArray[np.float64], d: Allocation, method: str
+    hr: NDArray[np.float64], events: NDArray[np.float64], d: _HazardDesign, method: str
 ) -> NDArray[np.float64]:
     p = d.share_treated
     if method == "schoenfeld":
@@ -633,31 +650,23 @@ def _hazard_setup(
     icc: float,
     cluster_size: float,
     cv: float,
-) -> tuple[Allocation, NDArray[np.float64]]:
+) -> tuple[_HazardDesign, NDArray[np.float64]]:
     if (events is None) == (n is None):
         raise InputError(
             "give either events= (the expected number of events) or n= with p_control_event="
             " (the control arm's event probability by the end of follow-up)."
         )
+    d = _HazardDesign(
+        check_share(share_treated),
+        design_effect(design, icc=icc, cluster_size=cluster_size, cv=cv),
+    )
     if events is not None:
         ev = _positive(events, "events", "give the expected number of events (> 0).")
-        size = max(ev, 4.0) if design == "individual" else ev
-        d = allocation(
-            size if n is None else n,
-            design=design,
-            share_treated=share_treated,
-            icc=icc,
-            cluster_size=cluster_size,
-            cv=cv,
-        )
         return d, np.full(hr.shape, ev)
     if p_control_event is None:
         raise InputError("n= needs p_control_event= (the control arm's event probability).")
-    assert n is not None
-    d = allocation(
-        n, design=design, share_treated=share_treated, icc=icc, cluster_size=cluster_size, cv=cv
-    )
-    return d, expected_events(hr, d.n, p_control_event, d.share_treated)
+    n_ = _positive(n, "n", "give the total number of persons randomised (> 0).")
+    return d, expected_events(hr, n_, p_control_event, d.share_treated)
 
 
 def required_events(
@@ -683,13 +692,9 @@ def required_events(
     hr = _positive(hazard_ratio, "hazard_ratio", "give a hazard ratio > 0 and != 1.")
     if hr == 1.0:
         raise InputError("hazard_ratio = 1 is no effect; no number of events detects it.")
-    d = allocation(
-        100.0 * max(cluster_size, 1.0),
-        design=design,
-        share_treated=share_treated,
-        icc=icc,
-        cluster_size=cluster_size,
-        cv=cv,
+    d = _HazardDesign(
+        check_share(share_treated),
+        design_effect(design, icc=icc, cluster_size=cluster_size, cv=cv),
     )
     a = alpha_ / 2.0 if alt == "two-sided" else alpha_
     z = scipy.stats.norm.isf(a) + scipy.stats.norm.isf(1 - target)

@@ -141,6 +141,10 @@ def test_design_effects_by_hand() -> None:
         0.1, 0.5, 800, design="cluster", icc=0.1, cluster_size=10, cv=0.5, reference="normal"
     )
     assert clustered == pytest.approx(power_mean(0.1, 0.5, 800 / de, reference="normal"), abs=1e-12)
+    # clusters of one person are individual randomisation (same DE and df)
+    assert power_mean(0.1, 0.5, 300, design="cluster", icc=0.2, cluster_size=1) == pytest.approx(
+        power_mean(0.1, 0.5, 300), abs=1e-14
+    )
     # covariates: variance times (1 - R^2)
     adj = power_mean(0.1, 0.5, 800, r2=0.36, reference="normal")
     assert adj == pytest.approx(power_mean(0.1, 0.5 * 0.8, 800, reference="normal"), abs=1e-12)
@@ -220,6 +224,8 @@ def test_schoenfeld_events_formula() -> None:
         (lambda: power_mean(0.1, 1, 100, design="clustered"), "design"),
         (lambda: power_mean(0.1, 1, 100, design="cluster", cluster_size=80), "clusters"),
         (lambda: power_proportion(0.0, 0.2, 100), "p_control"),
+        (lambda: power_mean(0.1, 1, 100, design="within_cluster"), "cluster_size"),
+        (lambda: power_hazard(0.7, events=50, share_treated=0.0), "share_treated"),
         (lambda: power_hazard(0.7), "events"),
         (lambda: required_events(1.0), "hazard_ratio"),
         (lambda: within_cluster_design_effect([1, 0], [1, 1], 1.5), "icc"),
