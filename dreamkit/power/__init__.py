@@ -17,7 +17,7 @@ from dreamkit.power.analytic import (
 )
 from dreamkit.power.light import LightTrial, simulate_outcomes
 from dreamkit.power.planning import ICCEstimate, PlanningInputs, icc_anova, planning_inputs
-from dreamkit.power.result import PowerResult, rejection_band
+from dreamkit.power.result import PowerResult, power_curve, rejection_band
 from dreamkit.power.simulation import (
     NormalClusterModel,
     PowerModel,
@@ -48,6 +48,7 @@ __all__ = [
     "mde_proportion",
     "parallel_map",
     "planning_inputs",
+    "power_curve",
     "power_hazard",
     "power_mean",
     "power_proportion",

@@ -11,12 +11,14 @@ or the exact Clopper-Pearson interval (``"beta"``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 from statsmodels.stats.proportion import proportion_confint
 
 from dreamkit.errors import InputError
@@ -110,11 +112,14 @@ class PowerResult:
                 ax.plot(part["effect"], part["power"], "-", label=str(method[0]))
         simulated = self.table.filter(pl.col("replications").is_not_null())
         markers = iter("osD^v<>")
-        for method, part in simulated.group_by("method", maintain_order=True):
+        groups = list(simulated.group_by("method", maintain_order=True))
+        span = float(np.ptp(self.table["effect"].to_numpy())) or 1.0
+        for k, (method, part) in enumerate(groups):
             p = part["power"].to_numpy()
             err = np.vstack([p - part["power_low"].to_numpy(), part["power_high"].to_numpy() - p])
+            dodge = 0.008 * span * (k - (len(groups) - 1) / 2)  # side by side, not on top
             ax.errorbar(
-                part["effect"].to_numpy(),
+                part["effect"].to_numpy() + dodge,
                 p,
                 yerr=err,
                 fmt=next(markers, "o"),
@@ -122,7 +127,7 @@ class PowerResult:
                 label=f"{method[0]} (simulated)",
             )
         ax.axhline(0.8, color="grey", lw=0.6, ls=":")
-        ax.set_xlabel("effect")
+        ax.set_xlabel("true effect on the outcome")
         ax.set_ylabel("power")
         ax.set_ylim(0, 1.02)
         ax.set_title(self.title, fontsize=9)
@@ -130,3 +135,45 @@ class PowerResult:
         if path is not None:
             fig.savefig(path, bbox_inches="tight")
         return fig
+
+
+def power_curve(
+    effects: Sequence[float] | NDArray[np.float64],
+    sd: float,
+    n: float,
+    **design: Any,
+) -> PowerResult:
+    """Analytic power of a difference in means at ``effects`` as a :class:`PowerResult`
+    (``method = "analytic"``, the band equal to the power) with a dense curve for
+    :meth:`PowerResult.plot`; ``design`` takes the keyword arguments of
+    :func:`dreamkit.power.power_mean` (design, share_treated, icc, cluster_size, ...)."""
+    from dreamkit.power.analytic import allocation, power_mean
+
+    values = np.asarray(effects, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise InputError("effects is empty; give the effect sizes of the curve.")
+    power = np.asarray(power_mean(values, sd, n, **design), dtype=np.float64)
+    keys = ("design", "share_treated", "icc", "cluster_size", "cv", "r2", "pair_correlation")
+    alloc = allocation(n, **{k: v for k, v in design.items() if k in keys})
+    table = pl.DataFrame(
+        {
+            "effect": values,
+            "n": np.full(values.size, alloc.n),
+            "clusters": np.full(values.size, alloc.clusters),
+            "power": power,
+            "power_low": power,
+            "power_high": power,
+            "method": ["analytic"] * values.size,
+            "replications": pl.Series([None] * values.size, dtype=pl.Int64),
+        }
+    )
+    grid = np.linspace(min(0.0, values.min()), max(0.0, values.max()), 101)
+    curve = pl.DataFrame(
+        {
+            "effect": grid,
+            "power": np.asarray(power_mean(grid, sd, n, **design), dtype=np.float64),
+            "method": ["analytic"] * grid.size,
+        }
+    )
+    title = f"analytic power, {alloc.design} design, n = {alloc.n:g}, DE = {alloc.inflation:.3f}"
+    return PowerResult(table=table, curve=curve, title=title)

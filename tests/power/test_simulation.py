@@ -18,6 +18,8 @@ from dreamkit.power import (
     NormalClusterModel,
     ReferenceTrialModel,
     analyse,
+    power_curve,
+    power_mean,
     simulate_power,
 )
 from dreamkit.power.result import COLUMNS
@@ -63,8 +65,6 @@ def test_simulated_power_agrees_with_analytic(model: NormalClusterModel) -> None
 def test_a_wrong_design_effect_would_be_caught() -> None:
     """The agreement check rejects the naive DE = 1 + (m - 1) ICC for within-cluster
     allocation: its power is far below the simulated one."""
-    from dreamkit.power import power_mean
-
     model = NormalClusterModel(n_clusters=40, cluster_size=10, icc=0.3)
     result = simulate_power(model, [0.25], n_replications=400, seed=3)
     sim = result.tidy().filter(pl.col("method") == "CRV1 t")
@@ -119,6 +119,10 @@ def test_analysis_equals_effect_path_on_the_same_data() -> None:
     seeds = children(np.random.SeedSequence(1), 2)
     ri = path.randomization_inference(n_draws=99, seed=int(seeds[0].generate_state(1)[0]))
     assert full["ri"] == float(ri.p_value[0] <= 0.05)
+    wb = path.wild_cluster_bootstrap(
+        B=99, weights="webb", impose_null=True, seed=int(seeds[1].generate_state(1)[0])
+    )
+    assert full["wcb"] == float(wb.p_value[0] <= 0.05)
 
 
 def test_reference_model_light_run_and_result_object(tmp_path) -> None:
@@ -134,6 +138,17 @@ def test_reference_model_light_run_and_result_object(tmp_path) -> None:
     assert "CRV1 t" in result.summary() and "PowerResult" in repr(result)
     fig = result.plot(path=tmp_path / "power.png")
     assert isinstance(fig, Figure) and (tmp_path / "power.png").stat().st_size > 0
+
+
+def test_analytic_power_curve_result() -> None:
+    result = power_curve([0.0, 0.05, 0.1], sd=0.3, n=568, share_treated=0.65)
+    table = result.tidy()
+    assert table.columns[: len(COLUMNS)] == list(COLUMNS)
+    assert table["power"].to_list() == pytest.approx(
+        list(power_mean(np.array([0.0, 0.05, 0.1]), 0.3, 568, share_treated=0.65))
+    )
+    assert (table["power_low"] == table["power"]).all() and table["n"][0] == 568
+    assert isinstance(result.plot(), Figure)
 
 
 def test_clopper_pearson_bands_match_scipy() -> None:
