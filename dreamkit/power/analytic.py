@@ -363,11 +363,15 @@ def power_mean(
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
     reference: Reference = "t",
+    sd_treated: float | None = None,
 ) -> float | NDArray[np.float64]:
     r"""Power to detect a difference in means (e.g. an employment share) of ``effect``.
 
     ``sd`` is the person-level outcome SD :math:`\sigma` (total, across clusters); the
     variance, design effect and reference distribution are those of the module docstring.
+    With ``sd_treated`` the arms' SDs differ (:math:`\sigma_0` = ``sd`` for the controls):
+    the variance is :math:`(\sigma_1^2/n_1 + \sigma_0^2/n_0)\,\mathrm{DE}(1-R^2)` (a treatment
+    that raises a share usually raises its spread too).
     ``effect`` may be an array (the power curve). For ``design="individual"`` the result
     equals ``statsmodels.stats.power.TTestIndPower().power(effect / sd, nobs1=n1,
     ratio=n0 / n1, alpha=alpha)`` (``NormalIndPower`` with ``reference="normal"``).
@@ -383,10 +387,15 @@ def power_mean(
         pair_correlation=pair_correlation,
     )
     sigma = _positive(sd, "sd", "give the person-level outcome standard deviation (> 0).")
+    sigma1 = (
+        sigma
+        if sd_treated is None
+        else _positive(sd_treated, "sd_treated", "give the treated arm's outcome SD (> 0).")
+    )
     alpha_ = check_alpha(alpha)
     alt = check_alternative(alternative)
     delta, scalar = _effects(effect, "effect")
-    se = sigma * math.sqrt(d.harmonic * d.inflation)
+    se = math.sqrt((sigma1**2 / d.n_treated + sigma**2 / d.n_control) * d.inflation)
     df = _reference_df(reference, d)
     return _as_output(_tails(delta / se, alpha_, alt, df), scalar)
 
@@ -423,6 +432,7 @@ def mde_mean(
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
     reference: Reference = "t",
+    sd_treated: float | None = None,
 ) -> float:
     r"""Minimum detectable difference in means: the :math:`\delta > 0` (``alternative=
     "smaller"``: :math:`< 0`) at which :func:`power_mean` equals ``power`` (solved exactly;
@@ -440,6 +450,7 @@ def mde_mean(
         alpha=alpha,
         alternative=alternative,
         reference=reference,
+        sd_treated=sd_treated,
     )
     power_mean(0.0, sd, n, **kw)  # type: ignore[arg-type]  # validates everything
     sign = -1.0 if alternative == "smaller" else 1.0

@@ -32,6 +32,7 @@ formulas are exact, so analytic and simulated power can be compared.
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -95,7 +96,11 @@ class PowerModel(Protocol):
     def true_effect(self, value: float, seed: np.random.SeedSequence) -> float: ...
 
     def analytic_power(
-        self, effect: NDArray[np.float64], alpha: float, seed: np.random.SeedSequence
+        self,
+        effect: NDArray[np.float64],
+        alpha: float,
+        seed: np.random.SeedSequence,
+        parameters: Sequence[float] = (),
     ) -> NDArray[np.float64] | None: ...
 
     def check_tests(self, tests: Sequence[str]) -> None: ...
@@ -196,8 +201,13 @@ class NormalClusterModel:
         return float(value)
 
     def analytic_power(
-        self, effect: NDArray[np.float64], alpha: float, seed: np.random.SeedSequence
+        self,
+        effect: NDArray[np.float64],
+        alpha: float,
+        seed: np.random.SeedSequence,
+        parameters: Sequence[float] = (),
     ) -> NDArray[np.float64]:
+        """:func:`~dreamkit.power.power_mean` with the model's design (exact for it)."""
         sizes = np.asarray(self.sizes)
         n = float(sizes.sum())
         if self.allocation == "within_cluster":
@@ -342,64 +352,129 @@ class ReferenceTrialModel:
             x,
         )
 
-    def _calibration(self, value: float, seed: np.random.SeedSequence) -> list[Any]:
-        return [
-            simulate_outcomes(
-                self.design,
-                self.effects(value),
-                week=self.week,
-                seed=s,
-                link=self.link,
-                process=self.process,
-                history=self.history,
-                both_worlds=True,
-            )
-            for s in children(seed, self.calibration_trials)
-        ]
+    def calibrate(self, value: float, seed: np.random.SeedSequence) -> Calibration:
+        """Summary of ``calibration_trials`` light trials with both potential worlds (common
+        random numbers; cached per model, value and seed)."""
+        entropy = seed.entropy
+        key: int | tuple[int, ...] = (
+            entropy if isinstance(entropy, int) else tuple(int(x) for x in (entropy or ()))
+        )
+        return _calibrate(self, float(value), tuple(seed.spawn_key), key)
 
     def true_effect(self, value: float, seed: np.random.SeedSequence) -> float:
         """Average effect on the outcome, :math:`E[Y(1) - Y(0)]`, over ``calibration_trials``
         light trials with both potential worlds (common random numbers)."""
-        if value == 0:
-            return 0.0
-        diffs = [t.outcomes[self.outcome] for t in self._calibration(value, seed)]
-        return float(np.mean(np.concatenate([d[1] - d[0] for d in diffs])))
+        return 0.0 if value == 0 else self.calibrate(value, seed).effect
 
     def analytic_power(
-        self, effect: NDArray[np.float64], alpha: float, seed: np.random.SeedSequence
+        self,
+        effect: NDArray[np.float64],
+        alpha: float,
+        seed: np.random.SeedSequence,
+        parameters: Sequence[float] = (),
     ) -> NDArray[np.float64]:
-        """Analytic within-team power with planning inputs from null calibration trials
-        (control potential outcomes): SD, team ICC, R^2 of the covariates within teams."""
-        trials = self._calibration(0.0, seed)
-        iccs, sds, r2s, n, g, share = [], [], [], [], [], []
-        for t in trials:
-            y = t.outcomes[self.outcome][0]
-            iccs.append(icc_anova(y, t.team, warn=False).icc)
-            sds.append(float(np.std(y, ddof=1)))
-            if self.covariates:
-                x = np.column_stack([t.baseline[c] for c in self.covariates]).astype(float)
-                r2s.append(partial_r2(y, x, t.team.astype(np.intp)))
-            n.append(t.n)
-            g.append(int(t.team.max()) + 1)
-            share.append(float(t.treated.mean()))
-        n_mean, g_mean = float(np.mean(n)), float(np.mean(g))
-        return np.asarray(
-            power_mean(
-                effect,
-                float(np.mean(sds)),
-                n_mean,
-                design="within_cluster",
-                share_treated=float(np.mean(share)),
-                icc=float(np.mean(iccs)),
-                cluster_size=n_mean / g_mean,
-                r2=float(np.mean(r2s)) if r2s else 0.0,
-                alpha=alpha,
-            ),
-            dtype=np.float64,
-        )
+        r"""Analytic within-team power of dreamkit's CRV1 t test, from calibration trials.
+
+        Inputs: the control SD :math:`\sigma_0`, team ICC and within-team R^2 of the
+        covariates from null trials; the treated arm's SD
+        :math:`\sigma_1(\delta) = \sigma_0 + b\delta` with the slope b fitted (through
+        the origin) to the calibration trials of ``parameters`` (a treatment that raises
+        the employment share also raises its spread); and CRV1's small-sample factor
+        :math:`c = \frac{G}{G-1}\frac{N-1}{N-K}` (K = treatment + municipality levels +
+        covariates), which multiplies the variance the test uses. Power is
+        :func:`~dreamkit.power.power_mean` (design ``"within_cluster"``, t with G - 1 df)
+        with both SDs times :math:`\sqrt c`.
+        """
+        null = self.calibrate(0.0, seed)
+        points = [self.calibrate(v, seed) for v in parameters if v != 0]
+        deltas = np.array([p.effect for p in points])
+        rises = np.array([p.sd_treated - null.sd_control for p in points])
+        slope = float(deltas @ rises / (deltas @ deltas)) if points and deltas @ deltas > 0 else 0.0
+        k = 1 + null.n_strata + len(self.covariates)
+        c = null.n_clusters / (null.n_clusters - 1) * (null.n - 1) / (null.n - k)
+        out = np.empty(np.shape(effect), dtype=np.float64)
+        for i, delta in enumerate(np.asarray(effect, dtype=np.float64).reshape(-1)):
+            sd1 = max(null.sd_control + slope * delta, 1e-9)
+            out.reshape(-1)[i] = float(
+                power_mean(
+                    delta,
+                    null.sd_control * math.sqrt(c),
+                    null.n,
+                    design="within_cluster",
+                    share_treated=null.share_treated,
+                    icc=null.icc,
+                    cluster_size=null.n / null.n_clusters,
+                    r2=null.r2_within,
+                    alpha=alpha,
+                    sd_treated=sd1 * math.sqrt(c),
+                )
+            )
+        return out
 
     def check_tests(self, tests: Sequence[str]) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration trials of one effect value: the true effect and the planning inputs."""
+
+    effect: float
+    sd_control: float
+    sd_treated: float
+    icc: float
+    r2_within: float
+    n: float
+    n_clusters: float
+    n_strata: float
+    share_treated: float
+
+
+@functools.lru_cache(maxsize=128)
+def _calibrate(
+    model: ReferenceTrialModel,
+    value: float,
+    spawn_key: tuple[int, ...],
+    entropy: int | tuple[int, ...],
+) -> Calibration:
+    seed = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    trials = [
+        simulate_outcomes(
+            model.design,
+            model.effects(value),
+            week=model.week,
+            seed=s,
+            link=model.link,
+            process=model.process,
+            history=model.history,
+            both_worlds=True,
+        )
+        for s in children(seed, model.calibration_trials)
+    ]
+    y0 = [t.outcomes[model.outcome][0] for t in trials]
+    y1 = [t.outcomes[model.outcome][1] for t in trials]
+    r2 = [
+        partial_r2(
+            y,
+            np.column_stack([t.baseline[c] for c in model.covariates]).astype(np.float64),
+            t.team.astype(np.intp),
+        )
+        for y, t in zip(y0, trials, strict=True)
+        if model.covariates
+    ]
+    return Calibration(
+        effect=float(np.mean(np.concatenate(y1) - np.concatenate(y0))),
+        sd_control=float(np.mean([np.std(y, ddof=1) for y in y0])),
+        sd_treated=float(np.mean([np.std(y, ddof=1) for y in y1])),
+        icc=float(
+            np.mean([icc_anova(y, t.team, warn=False).icc for y, t in zip(y0, trials, strict=True)])
+        ),
+        r2_within=float(np.mean(r2)) if r2 else 0.0,
+        n=float(np.mean([t.n for t in trials])),
+        n_clusters=float(np.mean([t.team.max() + 1 for t in trials])),
+        n_strata=float(np.mean([t.municipality.max() + 1 for t in trials])),
+        share_treated=float(np.mean([t.treated.mean() for t in trials])),
+    )
 
 
 def full_outcome(persons: pl.DataFrame, outcome: str, week: int) -> NDArray[np.float64]:
@@ -667,7 +742,7 @@ def simulate_power(
     if analytic:
         truth_arr = np.asarray(truths)
         grid = np.linspace(min(0.0, truth_arr.min()), max(0.0, truth_arr.max()), 101)
-        both = model.analytic_power(np.r_[truth_arr, grid], alpha_, calibration)
+        both = model.analytic_power(np.r_[truth_arr, grid], alpha_, calibration, values)
         if both is not None:
             at, line = both[: truth_arr.size], both[truth_arr.size :]
             for value, truth, p in zip(values, truths, at, strict=True):

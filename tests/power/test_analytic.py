@@ -54,6 +54,20 @@ def test_individual_mean_equals_statsmodels(effect, sd, n, share, alpha, alt) ->
     assert ours_z == pytest.approx(sm_z, abs=TOL)
 
 
+def test_unequal_arm_sds() -> None:
+    # sd_treated = sd is the common-SD formula; otherwise the variance is s1^2/n1 + s0^2/n0
+    base = power_mean(0.05, 0.3, 568, share_treated=0.6)
+    assert power_mean(0.05, 0.3, 568, share_treated=0.6, sd_treated=0.3) == base
+    se = np.sqrt(0.35**2 / (0.6 * 568) + 0.3**2 / (0.4 * 568))
+    lam = 0.05 / se
+    z = scipy.stats.norm.isf(0.025)
+    expected = scipy.stats.norm.sf(z - lam) + scipy.stats.norm.cdf(-z - lam)
+    ours = power_mean(0.05, 0.3, 568, share_treated=0.6, sd_treated=0.35, reference="normal")
+    assert ours == pytest.approx(expected, abs=1e-12)
+    mde = mde_mean(0.3, 568, share_treated=0.6, sd_treated=0.35)
+    assert power_mean(mde, 0.3, 568, share_treated=0.6, sd_treated=0.35) == pytest.approx(0.8)
+
+
 def test_power_curve_is_vectorised_and_matches_pointwise() -> None:
     grid = np.linspace(-0.1, 0.1, 9)
     curve = power_mean(grid, 0.3, 568, share_treated=0.6)

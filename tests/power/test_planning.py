@@ -92,12 +92,14 @@ def test_r2_equals_statsmodels_ols() -> None:
 def test_planning_from_a_register_pre_period() -> None:
     sim = simulate_trial(seed=5)
     persons = build_outcomes(sim.register, sim.trial).persons
-    inputs = planning_inputs(
-        persons,
-        "pre_emp_26_14",
-        covariates=["pre_emp_104_92", "pre_emp_52_40"],
-        stratum="municipality",
-    )
+    with warnings.catch_warnings():  # the simulator's pre-period has no team effects
+        warnings.simplefilter("ignore", DreamkitWarning)
+        inputs = planning_inputs(
+            persons,
+            "pre_emp_26_14",
+            covariates=["pre_emp_104_92", "pre_emp_52_40"],
+            stratum="municipality",
+        )
     assert inputs.n_obs == 568 and inputs.n_clusters == 43
     assert inputs.cluster_size == pytest.approx(568 / 43)
     assert 0.3 < inputs.mean < 0.6  # the study's 43-45% in weeks 26-14 before allocation
