@@ -22,6 +22,8 @@ with the design effect DE of the allocation (``design``):
   and :func:`within_cluster_design_effect` gives the exact value for a given team table).
 
 :math:`R^2` is the share of that variance explained by baseline covariates (the ANCOVA gain).
+With unequal arm SDs (``sd_treated``) :math:`\sigma^2(1/n_1 + 1/n_0)` becomes
+:math:`\sigma_1^2/n_1 + \sigma_0^2/n_0`.
 
 **Power** of the two-sided level-:math:`\alpha` test with noncentrality
 :math:`\lambda = \delta / \sqrt{\mathrm{Var}(\hat\delta)}`:
