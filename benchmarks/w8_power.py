@@ -145,8 +145,8 @@ def main() -> int:
         f"{cpu:.1f} CPU s in all processes = {cpu / args.processes:.1f} s on "
         f"{args.processes} idle cores"
     )
-    for step, cpu in steps.items():
-        print(f"  {step:<34} {1000 * cpu:8.1f} ms CPU per trial")
+    for step, step_cpu in steps.items():
+        print(f"  {step:<34} {1000 * step_cpu:8.1f} ms CPU per trial")
     if not args.no_write:
         FIGURE.parent.mkdir(parents=True, exist_ok=True)
         result.plot(path=FIGURE)
