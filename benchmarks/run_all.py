@@ -25,6 +25,8 @@ FULL = [
     ["register_memory.py"],
     ["w_population.py"],
     ["w7_ladder.py"],
+    ["w8_power.py"],
+    ["formula_overhead.py"],
 ]
 QUICK = [
     ["w1_outcomes.py", "--sizes", "10000", "100000"],
