@@ -152,6 +152,14 @@ class DiscreteTimeHazard:
                     f"column {c!r} has dtype {df[c].dtype}; regressors must be numeric. Code a "
                     "categorical covariate as 0/1 dummy columns."
                 )
+            if df[c].dtype.is_float():
+                n_bad = int((~df[c].is_finite()).sum())
+                if n_bad:
+                    raise InputError(
+                        f"column {c!r} has {n_bad} NaN or infinite value(s); the hazard model "
+                        "needs a finite value for every row. Impute or remove those persons "
+                        "explicitly."
+                    )
         if self.treatment:
             bad = set(df[self.treatment].unique().to_list()) - {0, 1}
             if bad:
