@@ -129,7 +129,10 @@ def uwses_total(trial: pl.DataFrame) -> pl.Series:
             )
         if values.dtype.is_float():
             values = values.fill_nan(None)
-        bad = values.drop_nulls().filter(~values.drop_nulls().is_in([0, 1, 2, 3, 4]))
+        given = values.drop_nulls().cast(pl.Float64)
+        valid = (given >= 0) & (given <= 4)
+        valid = valid & (given == given.floor())
+        bad = values.drop_nulls().filter(~valid)
         if bad.len():
             raise InputError(
                 f"column {item!r} has {bad.len()} value(s) outside 0-4, e.g. {bad[0]!r}; "
