@@ -1,0 +1,85 @@
+"""Byte-reproducible reports: the same configuration and seed give identical tables and figures
+whatever the thread count (1 vs 2 cores, polars and BLAS threads), through ``dreamkit report``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+FIGURE = """
+import sys
+from pathlib import Path
+from dreamkit.report.figures import new_figure, save_figure
+fig, (ax,) = new_figure()
+ax.plot([0, 1, 2], [0.1, 0.5, 0.2], label="a")
+ax.fill_between([0, 1, 2], [0, 0.4, 0.1], [0.2, 0.6, 0.3], alpha=0.3)
+ax.legend()
+save_figure(fig, Path(sys.argv[1]), "f", "caption")
+"""
+
+
+def _env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        OPENBLAS_NUM_THREADS=str(threads),
+        POLARS_MAX_THREADS=str(threads),
+        MPLBACKEND="Agg",
+    )
+    return env
+
+
+def _run(args: list[str], threads: int, cores: set[int]) -> None:
+    def pin() -> None:  # the default thread count follows the CPU affinity
+        os.sched_setaffinity(0, cores)
+
+    done = subprocess.run(
+        [sys.executable, *args],
+        env=_env(threads),
+        preexec_fn=pin,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _cores() -> tuple[set[int], set[int]]:
+    have = sorted(os.sched_getaffinity(0))
+    return {have[0]}, set(have[:2])
+
+
+def test_figures_are_byte_identical_across_processes(tmp_path: Path) -> None:
+    one, two = _cores()
+    _run(["-c", FIGURE, str(tmp_path / "a")], 1, one)
+    _run(["-c", FIGURE, str(tmp_path / "b")], 2, two)
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert set(a) == {"f.png", "f.svg"}
+    assert a == b
+
+
+@pytest.mark.slow
+def test_report_is_byte_identical_for_one_and_two_threads(tmp_path: Path) -> None:
+    """The whole synthetic report (reduced draws) on 1 core / 1 thread and on 2 / 2."""
+    config = tmp_path / "small.toml"
+    config.write_text("[inference]\nbootstrap_draws = 99\nri_draws = 99\n", encoding="utf-8")
+    one, two = _cores()
+    cli = ["-m", "dreamkit.cli", "report", "--quiet", "--config", str(config), "--out"]
+    _run([*cli, str(tmp_path / "one")], 1, one)
+    _run([*cli, str(tmp_path / "two")], 2, two)
+    a, b = _files(tmp_path / "one"), _files(tmp_path / "two")
+    assert any(k.startswith("tables/") for k in a) and any(k.startswith("figures/") for k in a)
+    assert set(a) == set(b)
+    differ = sorted(k for k in a if a[k] != b[k])
+    assert not differ, f"files differ between 1 and 2 threads: {differ}"
