@@ -191,6 +191,7 @@ class DatasetWriter:
     def finish(self) -> PartitionedRegister:
         """Check across partitions, write ``_layout.json`` and ``_SUCCESS``; open the dataset."""
         if self.complete:
+            self._clean()
             return PartitionedRegister.open(self.root)
         if self.format == "long":
             self._compact_long()
@@ -218,10 +219,14 @@ class DatasetWriter:
             "read_options": self.read_options,
         }
         write_json_atomic(layout, self.root / LAYOUT_FILE)
-        remove_temporaries(self.root)
+        self._clean()
         write_json_atomic({"partitions": len(records)}, self.root / SUCCESS_FILE)
-        shutil.rmtree(self.root / STAGING_DIR, ignore_errors=True)
         return PartitionedRegister.open(self.root)
+
+    def _clean(self) -> None:
+        """Remove the staged long chunks and crashed writers' temporaries."""
+        shutil.rmtree(self.root / STAGING_DIR, ignore_errors=True)
+        remove_temporaries(self.root)
 
     def _records(self) -> list[dict[str, Any]]:
         folder = self.root / PARTS_DIR
