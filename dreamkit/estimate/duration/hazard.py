@@ -39,7 +39,11 @@ from dreamkit.estimate.duration.duration_dependence import (
     intervals,
     resolve,
 )
-from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
+from dreamkit.estimate.duration.person_period import (
+    check_events_by_arm,
+    duration_arrays,
+    require_columns,
+)
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
 
 RATIO = {"logit": "odds_ratio", "cloglog": "hazard_ratio"}
@@ -238,6 +242,8 @@ class DiscreteTimeHazard:
                 & (durations[exit_type] == exit_of_interest).fill_null(False).to_numpy()
             ).astype(np.int8)
         data = self._validate(durations, "durations")
+        if self.treatment:
+            check_events_by_arm(durations[self.treatment], e, self.treatment)
         w = int(d.max())
         n_d = np.bincount(d, minlength=w + 1).astype(np.float64)
         at_risk = np.concatenate([[0.0], np.cumsum(n_d[::-1])[::-1][1:]])

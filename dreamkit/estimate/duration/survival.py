@@ -21,10 +21,15 @@ from typing import Literal
 import numpy as np
 import polars as pl
 from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import multivariate_logrank_test
 
-from dreamkit.errors import InputError
-from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
+from dreamkit.errors import EstimationError, InputError
+from dreamkit.estimate.duration.person_period import (
+    check_events_by_arm,
+    duration_arrays,
+    require_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -134,13 +139,24 @@ def cox(
             strata_arg = ["_stratum"]
     if cluster is not None:
         frame = frame.with_columns(data[cluster].rank("dense").cast(pl.Int64).alias("_cluster"))
-    cph = CoxPHFitter(alpha=1 - level).fit(
-        frame.to_pandas(),
-        duration_col="_T",
-        event_col="_E",
-        strata=strata_arg,
-        cluster_col="_cluster" if cluster is not None else None,
-    )
+    if not e.any():
+        raise EstimationError(
+            f"column {event!r} has no events among {e.size} persons; a Cox model needs events."
+        )
+    check_events_by_arm(data[treatment], e, treatment)
+    try:
+        cph = CoxPHFitter(alpha=1 - level).fit(
+            frame.to_pandas(),
+            duration_col="_T",
+            event_col="_E",
+            strata=strata_arg,
+            cluster_col="_cluster" if cluster is not None else None,
+        )
+    except ConvergenceError:
+        raise EstimationError(
+            "the Cox fit (lifelines) did not converge (typically collinear regressors or a "
+            "stratum without events); drop constant covariates or merge strata."
+        ) from None
     summ = cph.summary.loc[cols]
     lo, hi = f"coef lower {level * 100:g}%", f"coef upper {level * 100:g}%"
     return pl.DataFrame(

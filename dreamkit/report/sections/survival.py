@@ -224,8 +224,6 @@ def _hazard_table(ctx: ReportContext) -> Table:
                     fits[f"{key}:{sample}:{link}"] = res
                     cells.append(f"{fmt(res.coef(C.TREATED))} ({fmt(res.se(C.TREATED))})")
             except EstimationError as err:
-                if sample == "all":
-                    raise
                 rows.append([title, sample, *[NOT_ESTIMABLE] * 6])
                 notes.append(f"{title}, {sample}: not estimable: {err}")
                 continue
