@@ -159,4 +159,3 @@ def test_report_finishes_on_degenerate_data_and_says_what_it_did(tmp_path: Path)
     hazard = (tmp_path / "out" / "tables" / "hazard.md").read_text(encoding="utf-8")
     assert "not estimable" in hazard and "has no events" in hazard
     assert "not estimable" in html
-
