@@ -110,11 +110,22 @@ def test_outcome_constant_in_an_arm(persons: pl.DataFrame) -> None:
 
 def _degenerate_files(tmp: Path) -> Path:
     """The synthetic trial as files, made degenerate: treated persons never employed (no
-    employment events in that arm), one team entirely treated, 20 persons allocated so late
-    that their follow-up runs past the register's end."""
+    employment events in that arm), one team entirely treated, one control in each of up to 20
+    municipalities allocated so late that their follow-up runs past the register's end."""
     sim = simulate_trial(seed=5)
     trial = sim.trial
     wide = sim.wide_codes()
+    # a team whose municipality keeps controls in its other teams (randomisation is within it)
+    per_team = trial.group_by("municipality", "team").agg(pl.col("treated").sum().alias("t"))
+    other = per_team.join(
+        trial.group_by("municipality").agg((pl.col("treated") == 0).sum().alias("controls")),
+        on="municipality",
+    ).with_columns(pl.col("team").count().over("municipality").alias("teams"))
+    team = other.filter(pl.col("teams") >= 2).sort("team")["team"][0]
+    last = sim.register.last_week
+    trial = trial.with_columns(
+        pl.when(pl.col("team") == team).then(1).otherwise(pl.col("treated")).alias("treated")
+    )
     treated = set(trial.filter(pl.col("treated") == 1)["person_id"].to_list())
     is_treated = pl.col("person_id").is_in(list(treated))
     weeks = [c for c in wide.columns if c.startswith("y_")]
@@ -123,13 +134,18 @@ def _degenerate_files(tmp: Path) -> Path:
         [pl.when(is_treated).then(pl.lit(890)).otherwise(pl.col(c)).alias(c) for c in weeks]
         + [pl.when(is_treated).then(None).otherwise(pl.col(c)).alias(c) for c in months]
     )
-    team = trial["team"][0]
-    last = sim.register.last_week
-    trial = trial.with_columns(
-        pl.when(pl.col("team") == team).then(1).otherwise(pl.col("treated")).alias("treated")
-    )
     late_day = (np.datetime64("1900-01-01") + 7 * (last - 30)).astype(object)
-    controls = trial.filter(pl.col("treated") == 0)["person_id"].head(20).to_list()
+    # one control from each municipality that keeps at least two others (a stratum left with
+    # one arm after exclusions is refused by the estimators, with a TrialDesignError)
+    controls = (
+        trial.filter(pl.col("treated") == 0)
+        .with_columns(pl.len().over("municipality").alias("n_controls"))
+        .filter(pl.col("n_controls") >= 3)
+        .group_by("municipality", maintain_order=True)
+        .agg(pl.col("person_id").first())["person_id"]
+        .head(20)
+        .to_list()
+    )
     trial = trial.with_columns(
         pl.when(pl.col("person_id").is_in(controls)).then(pl.lit(late_day))
         .otherwise(pl.col("allocation_date")).alias("allocation_date"),
@@ -156,6 +172,7 @@ def test_report_finishes_on_degenerate_data_and_says_what_it_did(tmp_path: Path)
     html = result.html.read_text(encoding="utf-8")
     flow = pl.read_csv(tmp_path / "out" / "tables" / "sample_flow.csv")
     assert "register coverage" in flow.to_pandas().to_string()
+    assert int(flow.filter(pl.col("step") == "register coverage")["excluded"].item()) > 0
     hazard = (tmp_path / "out" / "tables" / "hazard.md").read_text(encoding="utf-8")
     assert "not estimable" in hazard and "has no events" in hazard
     assert "not estimable" in html
