@@ -165,6 +165,18 @@ def _truncated_parquet(tmp: Path) -> Path:
     return path
 
 
+def _load_inputs_with_bad_trial(tmp: Path) -> Any:
+    from dreamkit.pipeline import load_inputs
+
+    write(tmp, "register.parquet", wide())
+    write(tmp, "trial.parquet", trial(), "csv")
+    config = parse_config(
+        {"input": {"source": "files", "register": "register.parquet", "trial": "trial.parquet"}},
+        base_dir=tmp,
+    )
+    return load_inputs(config)
+
+
 def _read_damaged(tmp: Path, how: str) -> Any:
     ds = partitioned(tmp)
     damage(ds.path(1), how)
@@ -994,6 +1006,14 @@ CATALOGUE: list[Bad] = [
         lambda t: parse_config({"input": {"first_week": "zz"}}),
         ConfigError,
         "week label",
+    ),
+    Bad(
+        "report-trial-file-not-parquet",
+        CF,
+        "[input].trial names a CSV file saved as .parquet (was an internal error)",
+        lambda t: _load_inputs_with_bad_trial(t),
+        InputError,
+        "suffix of its format",
     ),
     Bad(
         "config-section-not-table",

@@ -4,8 +4,10 @@ whatever the thread count (1 vs 2 cores, polars and BLAS threads), through ``dre
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,41 @@ def test_report_is_byte_identical_for_one_and_two_threads(tmp_path: Path) -> Non
     assert set(a) == set(b)
     differ = sorted(k for k in a if a[k] != b[k])
     assert not differ, f"files differ between 1 and 2 threads: {differ}"
+
+
+REPORT_KILLS = (1, 12, 25, 40, 56)  # kill the report once this many of its 57 files exist
+
+
+def _report_killed_after(args: list[str], env: dict[str, str], out: Path, n_files: int) -> bool:
+    """Run the report and SIGKILL it as soon as ``n_files`` files exist under ``out``."""
+    proc = subprocess.Popen([sys.executable, *args], env=env, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None:
+            if out.is_dir() and sum(1 for p in out.rglob("*") if p.is_file()) >= n_files:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+            time.sleep(0.02)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_report_killed_at_five_points_then_rerun_is_byte_identical(tmp_path: Path) -> None:
+    """SIGKILL ``dreamkit report`` after its 1st, 12th, 25th, 40th and 56th file; each time the
+    next run starts in the same directory. The final run's files equal an uninterrupted run's,
+    and no temporary file is left."""
+    config = tmp_path / "small.toml"
+    config.write_text("[inference]\nbootstrap_draws = 99\nri_draws = 99\n", encoding="utf-8")
+    cli = ["-m", "dreamkit.cli", "report", "--quiet", "--config", str(config), "--out"]
+    one, _ = _cores()
+    _run([*cli, str(tmp_path / "reference")], 1, one)
+    out = tmp_path / "killed"
+    killed = [_report_killed_after([*cli, str(out)], _env(1), out, k) for k in REPORT_KILLS]
+    assert all(killed)
+    _run([*cli, str(out)], 1, one)
+    assert [p for p in out.rglob("*") if p.name.startswith(".")] == []
+    assert _files(out) == _files(tmp_path / "reference")
