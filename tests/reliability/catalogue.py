@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dreamkit.chunked import DatasetWriter, PartitionedRegister, partition_register
+from dreamkit.chunked import (
+    DatasetWriter,
+    PartitionedRegister,
+    convert_sas,
+    partition_register,
+)
 from dreamkit.config import load_config, parse_config
 from dreamkit.design.peers import peer_low_share
 from dreamkit.design.trial import validate_trial
@@ -175,6 +180,17 @@ def _load_inputs_with_bad_trial(tmp: Path) -> Any:
         base_dir=tmp,
     )
     return load_inputs(config)
+
+
+def _truncated_xpt(tmp: Path) -> Any:
+    import pyreadstat
+
+    path = tmp / "r.xpt"
+    frame = wide(n=400).with_columns(pl.col("person_id").cast(pl.Float64))
+    pyreadstat.write_xport(frame.to_pandas(), str(path))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3 + 7])
+    return convert_sas(path, tmp / "ds", progress=False, chunk_rows=50)
 
 
 def _read_damaged(tmp: Path, how: str) -> Any:
@@ -1024,6 +1040,22 @@ CATALOGUE: list[Bad] = [
         "must be a table",
     ),
     # partitioned registers
+    Bad(
+        "sas-not-sas",
+        P,
+        "a CSV file named .sas7bdat given to convert_sas (was pyreadstat's ReadstatError)",
+        lambda t: convert_sas(write(t, "r.sas7bdat", b"person_id,y_0950\n1,890\n"), t / "ds"),
+        InputError,
+        "could not be read as a SAS file",
+    ),
+    Bad(
+        "sas-truncated",
+        P,
+        "a SAS transport file cut off mid-record (was read silently short: 256 of 400 rows)",
+        _truncated_xpt,
+        InputError,
+        "export it again",
+    ),
     Bad(
         "partition-truncated",
         P,
