@@ -31,7 +31,7 @@ from fuzz_strategies import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dreamkit.chunked import DatasetWriter, PartitionedRegister, partition_register
+from dreamkit.chunked import DatasetWriter, PartitionedRegister, convert_sas, partition_register
 from dreamkit.config import load_config, parse_config
 from dreamkit.design.trial import validate_trial
 from dreamkit.errors import DreamkitError
@@ -353,3 +353,28 @@ def test_code_values_cover_the_defects() -> None:
     """The strategies include every kind of bad code cell (guards against a silent edit)."""
     kinds = {type(v).__name__ for v in CODE_VALUES}
     assert {"NoneType", "int", "float", "str"} <= kinds
+
+
+_XPT_FRAME = pl.DataFrame(
+    {"person_id": [float(ID_BASE + 7919 * k) for k in range(30)]}
+    | {f"y_095{w}": [890.0 if (k + w) % 3 == 0 else None for k in range(30)] for w in range(3)}
+)
+
+
+@FILES
+@given(st.sampled_from(["truncate", "flip", "prepend", "append", "none"]), st.integers(0, 10**6))
+def test_convert_sas_damaged_files(damage: str, where: int) -> None:
+    import pyreadstat
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "register.xpt"
+        pyreadstat.write_xport(_XPT_FRAME.to_pandas(), str(path))
+        _damage(path, damage, where)
+        ds = outcome(
+            lambda: convert_sas(path, Path(tmp) / "ds", progress=False, chunk_rows=7),
+            all_ids(30),
+        )
+        if isinstance(ds, PartitionedRegister):
+            if damage == "none":
+                assert ds.n_persons == 30
+            assert ds.n_persons <= 30
