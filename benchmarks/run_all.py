@@ -24,6 +24,7 @@ FULL = [
     ["w5_validation.py"],
     ["register_memory.py"],
     ["w_population.py"],
+    ["w7_ladder.py"],
 ]
 QUICK = [
     ["w1_outcomes.py", "--sizes", "10000", "100000"],
@@ -31,6 +32,18 @@ QUICK = [
     ["w3_hazard.py", "--persons", "20000"],
     ["w4_report.py"],
     ["register_memory.py", "--persons", "100000"],
+    [
+        "w7_ladder.py",
+        "--persons",
+        "20000",
+        "--baseline-persons",
+        "5000",
+        "--dense-persons",
+        "2000",
+        "--repeats",
+        "1",
+        "--no-save",
+    ],
 ]
 
 

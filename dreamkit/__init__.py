@@ -1,3 +1,353 @@
-"""dreamkit: register-based labour-market econometrics for DREAM-style data."""
+"""dreamkit: register-based labour-market econometrics for DREAM-style data.
+
+``import dreamkit as dk`` is the whole user-level API: readers, the trial table, outcomes, the
+simulator, every estimator (formula and keyword forms), ``dk.etable``, inference tools and the
+report. Deep modules stay importable, but these names are the stable face. Names load on first
+use, so ``import dreamkit`` is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it (attribute of the same name)
+_FACE: dict[str, str] = {
+    # register in
+    "read_wide": "dreamkit.register",
+    "read_long": "dreamkit.register",
+    "CodeMap": "dreamkit.register",
+    "Register": "dreamkit.register",
+    "EmploymentTable": "dreamkit.register",
+    "wide_to_long": "dreamkit.register",
+    "long_to_wide": "dreamkit.register",
+    # design in
+    "validate_trial": "dreamkit.design",
+    "uwses_total": "dreamkit.design",
+    "peer_low_share": "dreamkit.design",
+    # outcomes
+    "build_outcomes": "dreamkit.outcomes",
+    "OutcomeSpec": "dreamkit.outcomes",
+    "SampleFlow": "dreamkit.outcomes",
+    # truth
+    "simulate_trial": "dreamkit.simulate",
+    "simulate_population": "dreamkit.simulate",
+    "TeamDesign": "dreamkit.simulate",
+    "ReferenceDesign": "dreamkit.simulate",
+    "TrueEffects": "dreamkit.simulate",
+    # estimators: formula front ends (and keyword dispatch)
+    "feols": "dreamkit.estimate.models",
+    "effect_path": "dreamkit.estimate.models",
+    "hazard": "dreamkit.estimate.models",
+    "cox": "dreamkit.estimate.models",
+    # estimators: keyword engines
+    "DiscreteTimeHazard": "dreamkit.estimate.duration.hazard",
+    "kaplan_meier": "dreamkit.estimate.duration.survival",
+    "expand_person_periods": "dreamkit.estimate.duration.person_period",
+    "expand_spells": "dreamkit.estimate.duration.person_period",
+    "intervals": "dreamkit.estimate.duration.duration_dependence",
+    "week_dummies": "dreamkit.estimate.duration.duration_dependence",
+    "piecewise": "dreamkit.estimate.duration.duration_dependence",
+    "log_polynomial": "dreamkit.estimate.duration.duration_dependence",
+    "balance": "dreamkit.estimate.linear.balance",
+    "study_samples": "dreamkit.estimate.linear.balance",
+    "selfefficacy_grid": "dreamkit.estimate.linear.heterogeneity",
+    "peer_effects": "dreamkit.estimate.linear.peers",
+    "no_covariates": "dreamkit.estimate.linear.robustness",
+    "stratum_interacted": "dreamkit.estimate.linear.robustness",
+    "group_level": "dreamkit.estimate.linear.robustness",
+    "subgroups": "dreamkit.estimate.linear.robustness",
+    "waiting_time_split": "dreamkit.estimate.linear.robustness",
+    "prognostic_selection": "dreamkit.estimate.linear.prognostic",
+    "Result": "dreamkit.estimate.results",
+    # inference
+    "wild_cluster_bootstrap": "dreamkit.inference",
+    "randomization_inference": "dreamkit.inference",
+    "sup_t_band": "dreamkit.inference",
+    "romano_wolf": "dreamkit.inference",
+    "westfall_young": "dreamkit.inference",
+    "adjust_pvalues": "dreamkit.inference",
+    # tables and the report
+    "etable": "dreamkit.report.etable",
+    "load_config": "dreamkit.config",
+    "parse_config": "dreamkit.config",
+    "run_report": "dreamkit.pipeline",
+    # validation and large registers
+    "validate": "dreamkit.validate",
+    "partition_register": "dreamkit.chunked",
+    "chunked_outcomes": "dreamkit.chunked",
+    "convert_sas": "dreamkit.chunked",
+    "fwl_statistic": "dreamkit.inference",
+    "bootstrap_sup_t_band": "dreamkit.inference",
+    "chunked_person_periods": "dreamkit.chunked",
+    "markdown_table": "dreamkit.validate",
+    "status_at_horizons": "dreamkit.outcomes",
+    "StatusSpec": "dreamkit.outcomes",
+    "StatusRule": "dreamkit.outcomes",
+    "HorizonStatus": "dreamkit.outcomes",
+    "pairwise_allocation": "dreamkit.design",
+    "proportional_pairs": "dreamkit.design",
+    "reallocate": "dreamkit.simulate",
+    "horizon_tables": "dreamkit.estimate.smalltrial",
+    "proportions_table": "dreamkit.estimate.smalltrial",
+    "compare_proportions": "dreamkit.estimate.smalltrial",
+    "compare_continuous": "dreamkit.estimate.smalltrial",
+    "risk_difference": "dreamkit.estimate.smalltrial",
+    "mantel_haenszel": "dreamkit.estimate.smalltrial",
+    "randomisation_test": "dreamkit.estimate.smalltrial",
+    "fisher": "dreamkit.estimate.smalltrial",
+    "pearson": "dreamkit.estimate.smalltrial",
+    "mcnemar": "dreamkit.estimate.smalltrial",
+    "cmh": "dreamkit.estimate.smalltrial",
+    "stratified_exact": "dreamkit.estimate.smalltrial",
+    "logit": "dreamkit.estimate.models",
+    "probit": "dreamkit.estimate.models",
+    "or_ladder": "dreamkit.estimate.binary",
+    "backward_eliminate": "dreamkit.estimate.binary",
+    "exposure_or_by": "dreamkit.estimate.binary",
+    "group_table": "dreamkit.estimate.binary",
+    "binary_model": "dreamkit.estimate.binary",
+    "fit_binary": "dreamkit.estimate.binary",
+    "BinaryResult": "dreamkit.estimate.binary",
+    "Ladder": "dreamkit.estimate.binary",
+    # errors
+    "DreamkitError": "dreamkit.errors",
+    "InputError": "dreamkit.errors",
+    "ColumnNotFoundError": "dreamkit.errors",
+    "EstimationError": "dreamkit.errors",
+    "TrialDesignError": "dreamkit.errors",
+    "DreamkitWarning": "dreamkit.errors",
+    "InferenceWarning": "dreamkit.errors",
+}
+
+__all__ = [
+    "BinaryResult",
+    "CodeMap",
+    "ColumnNotFoundError",
+    "DiscreteTimeHazard",
+    "DreamkitError",
+    "DreamkitWarning",
+    "EmploymentTable",
+    "EstimationError",
+    "HorizonStatus",
+    "InferenceWarning",
+    "InputError",
+    "Ladder",
+    "OutcomeSpec",
+    "ReferenceDesign",
+    "Register",
+    "Result",
+    "SampleFlow",
+    "StatusRule",
+    "StatusSpec",
+    "TeamDesign",
+    "TrialDesignError",
+    "TrueEffects",
+    "adjust_pvalues",
+    "backward_eliminate",
+    "balance",
+    "binary_model",
+    "bootstrap_sup_t_band",
+    "build_outcomes",
+    "chunked_outcomes",
+    "chunked_person_periods",
+    "cmh",
+    "compare_continuous",
+    "compare_proportions",
+    "convert_sas",
+    "cox",
+    "effect_path",
+    "etable",
+    "expand_person_periods",
+    "expand_spells",
+    "exposure_or_by",
+    "feols",
+    "fisher",
+    "fit_binary",
+    "fwl_statistic",
+    "group_level",
+    "group_table",
+    "hazard",
+    "horizon_tables",
+    "intervals",
+    "kaplan_meier",
+    "load_config",
+    "log_polynomial",
+    "logit",
+    "long_to_wide",
+    "mantel_haenszel",
+    "markdown_table",
+    "mcnemar",
+    "no_covariates",
+    "or_ladder",
+    "pairwise_allocation",
+    "parse_config",
+    "partition_register",
+    "pearson",
+    "peer_effects",
+    "peer_low_share",
+    "piecewise",
+    "probit",
+    "prognostic_selection",
+    "proportional_pairs",
+    "proportions_table",
+    "randomisation_test",
+    "randomization_inference",
+    "read_long",
+    "read_wide",
+    "reallocate",
+    "report",
+    "risk_difference",
+    "romano_wolf",
+    "run_report",
+    "selfefficacy_grid",
+    "simulate_population",
+    "simulate_trial",
+    "status_at_horizons",
+    "stratified_exact",
+    "stratum_interacted",
+    "study_samples",
+    "subgroups",
+    "sup_t_band",
+    "uwses_total",
+    "validate",
+    "validate_trial",
+    "waiting_time_split",
+    "week_dummies",
+    "westfall_young",
+    "wide_to_long",
+    "wild_cluster_bootstrap",
+]
+
+
+def report(config: Any = None, out: str = "report", *, progress: bool = False) -> Any:
+    """Run the full evaluation report: ``dk.report("analysis.toml", out="report")``.
+
+    ``config`` is a path to an analysis TOML file, a loaded configuration, or ``None`` for the
+    built-in synthetic example (what ``dreamkit report`` runs). Returns the report's result
+    (paths of the tables, figures and the HTML file).
+    """
+    from dreamkit.config import Config, load_config
+    from dreamkit.pipeline import run_report
+
+    cfg = config if isinstance(config, Config) else load_config(config)
+    return run_report(cfg, out, progress=progress)
+
+
+def __getattr__(name: str) -> Any:
+    module = _FACE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dreamkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
+    from dreamkit.chunked import chunked_outcomes, convert_sas, partition_register
+    from dreamkit.config import load_config, parse_config
+    from dreamkit.design import (
+        pairwise_allocation,
+        peer_low_share,
+        proportional_pairs,
+        uwses_total,
+        validate_trial,
+    )
+    from dreamkit.errors import (
+        ColumnNotFoundError,
+        DreamkitError,
+        DreamkitWarning,
+        EstimationError,
+        InferenceWarning,
+        InputError,
+        TrialDesignError,
+    )
+    from dreamkit.estimate.binary import (
+        BinaryResult,
+        Ladder,
+        backward_eliminate,
+        binary_model,
+        exposure_or_by,
+        fit_binary,
+        group_table,
+        or_ladder,
+    )
+    from dreamkit.estimate.duration.duration_dependence import (
+        intervals,
+        log_polynomial,
+        piecewise,
+        week_dummies,
+    )
+    from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
+    from dreamkit.estimate.duration.person_period import expand_person_periods, expand_spells
+    from dreamkit.estimate.duration.survival import kaplan_meier
+    from dreamkit.estimate.linear.balance import balance, study_samples
+    from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
+    from dreamkit.estimate.linear.peers import peer_effects
+    from dreamkit.estimate.linear.prognostic import prognostic_selection
+    from dreamkit.estimate.linear.robustness import (
+        group_level,
+        no_covariates,
+        stratum_interacted,
+        subgroups,
+        waiting_time_split,
+    )
+    from dreamkit.estimate.models import cox, effect_path, feols, hazard, logit, probit
+    from dreamkit.estimate.results import Result
+    from dreamkit.estimate.smalltrial import (
+        cmh,
+        compare_continuous,
+        compare_proportions,
+        fisher,
+        horizon_tables,
+        mantel_haenszel,
+        mcnemar,
+        pearson,
+        proportions_table,
+        randomisation_test,
+        risk_difference,
+        stratified_exact,
+    )
+    from dreamkit.inference import (
+        adjust_pvalues,
+        randomization_inference,
+        romano_wolf,
+        sup_t_band,
+        westfall_young,
+        wild_cluster_bootstrap,
+    )
+    from dreamkit.outcomes import (
+        HorizonStatus,
+        OutcomeSpec,
+        SampleFlow,
+        StatusRule,
+        StatusSpec,
+        build_outcomes,
+        status_at_horizons,
+    )
+    from dreamkit.pipeline import run_report
+    from dreamkit.register import (
+        CodeMap,
+        EmploymentTable,
+        Register,
+        long_to_wide,
+        read_long,
+        read_wide,
+        wide_to_long,
+    )
+    from dreamkit.report.etable import etable
+    from dreamkit.simulate import (
+        ReferenceDesign,
+        TeamDesign,
+        TrueEffects,
+        reallocate,
+        simulate_population,
+        simulate_trial,
+    )
+    from dreamkit.validate import validate

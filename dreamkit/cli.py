@@ -27,7 +27,8 @@ dreamkit evaluates a randomised return-to-work programme with a DREAM-style week
                                                full report as configured (your own register)
   dreamkit simulate --out data --seed 1        write a synthetic trial table and register
   dreamkit config --example > analysis.toml    an annotated configuration to edit
-  dreamkit config --check analysis.toml        validate a configuration without running it
+  dreamkit config --check analysis.toml        check a configuration against its data and code
+                                               map; list the sections that will run
 """
 
 
@@ -78,11 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         "config",
         help="print an annotated example configuration, or check one",
         description="Print an annotated example analysis configuration (--example) or "
-        "validate a configuration file (--check FILE).",
+        "check a configuration file against the data and code map it names (--check FILE): "
+        "columns and sets, then which report sections will run and which are skipped and why.",
     )
     group = config.add_mutually_exclusive_group(required=True)
     group.add_argument("--example", action="store_true", help="print the annotated example")
-    group.add_argument("--check", type=Path, metavar="FILE", help="validate a config file")
+    group.add_argument(
+        "--check",
+        type=Path,
+        metavar="FILE",
+        help="check a config file against its data; list the sections that will run",
+    )
     return parser
 
 
@@ -115,8 +122,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.example:
             sys.stdout.write(EXAMPLE)
         else:
-            load_config(args.check)
-            print(f"{args.check}: configuration is valid")
+            from dreamkit.pipeline import check_plan
+
+            config = load_config(args.check)
+            plan = check_plan(config)
+            print(f"{args.check}: configuration is valid; checked against its data and code map")
+            print("sections (a model the data do not identify is reported as not estimable):")
+            print("\n".join(plan.lines()))
         return EXIT_OK
     if args.command == "simulate":
         from dreamkit.pipeline import write_synthetic

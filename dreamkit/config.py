@@ -47,11 +47,15 @@ class InputConfig:
     register: Path | None = None  # DREAM-style register file (Parquet or CSV), source = "files"
     register_format: str = "wide"  # "wide" (y_YYWW columns) or "long" (person, week, code)
     trial: Path | None = None  # trial table file (Parquet or CSV), source = "files"
-    employment: Path | None = None  # long format: monthly (person, month, employed) table
+    employment: Path | None = None  # employment table (person, month|week, employed)
+    employment_unit: str = "month"  # "month" (Thursday rule) or "week": the table's time unit
     first_week: str | None = None  # register span, e.g. "y_0801"; default: the file's span
     last_week: str | None = None
     codemap: Path | None = None  # code-map TOML; None = the shipped DREAM-style default
     person: str = "person_id"  # person-identifier column in both files
+    # the trial table's column names -> dreamkit's names (as validate_trial(rename=...)),
+    # e.g. {pnr = "person_id", kommune = "municipality", hold = "team"}
+    rename: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class OutcomesConfig:
     employment_set: str = "employment"
     sickness_set: str = "sickness"  # share outcome: includes disability pension, sheltered job
     sickness_duration_set: str = "sickness_duration"  # duration outcome: excludes them
+    # activation outcomes (share of weeks 1..W), each reported when the code map knows it
+    activation_sets: tuple[str, ...] = ("activation_guidance", "activation_firm")
     spell_weeks: int = 4  # employment spell of at least this many consecutive weeks
     pre_weeks: int = 104  # pre-allocation windows cover weeks pre_weeks..1 before allocation
     pre_window_length: int = 13  # in windows of this many weeks (104-92, ..., 13-1)
@@ -236,6 +242,23 @@ def _as_str_tuple(where: str, value: Any, base_dir: Path) -> tuple[str, ...]:
     return items
 
 
+def _as_rename(where: str, value: Any, base_dir: Path) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f'{where} must be a table of column names, e.g. {{ pnr = "person_id" }}, '
+            f"got {_show(value)}"
+        )
+    out = {
+        _as_str(f"{where} key", key, base_dir): _as_str(f"{where}.{key}", v, base_dir)
+        for key, v in value.items()
+    }
+    targets = list(out.values())
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        raise ConfigError(f"{where} maps two columns to {twice[0]!r}; map one column to each name")
+    return out
+
+
 def _as_int_tuple(where: str, value: Any, base_dir: Path) -> tuple[int, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{where} must be a non-empty list of integers, got {_show(value)}")
@@ -250,6 +273,7 @@ _CONVERTERS: dict[str, Callable[[str, Any, Path], Any]] = {
     "Path | None": _as_path,
     "tuple[str, ...]": _as_str_tuple,
     "tuple[int, ...]": _as_int_tuple,
+    "dict[str, str]": _as_rename,
 }
 
 
@@ -291,6 +315,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "[input].last_week": _week_label,
     "[input].source": _one_of("synthetic", "files"),
     "[input].register_format": _one_of("wide", "long"),
+    "[input].employment_unit": _one_of("month", "week"),
     "[synthetic].n_unmatched": _between(0, 10_000),
     "[synthetic].seed": _between(0, 2**63 - 1),
     "[design].short_wait_days": _between(1, 365),
@@ -342,13 +367,19 @@ source = "synthetic"            # "synthetic" (simulated reference trial) or "fi
 # register = "dream.parquet"    # DREAM-style register (Parquet or CSV); needed for "files"
 # register_format = "wide"      # "wide": y_YYWW code columns (+ branche_YYYY_MM employment)
 #                               # "long": person, week, code rows
-# employment = "employment.parquet"  # long format: monthly table (person, month, employed)
+# employment = "employment.parquet"  # employment table (person, month, employed), for a
+#                               # long register, or for a wide one without branche_ columns
+# employment_unit = "month"     # "month" (a week takes its Thursday's month) or "week"
+#                               # (then the table's columns are person, week, employed)
 # first_week = "y_0801"         # register span (a long file only lists coded weeks, so give
 # last_week = "y_1252"          # the span it covers); default: first and last week in the file
-# trial = "trial.parquet"       # trial table: person_id, municipality, team, treated,
-#                               # allocation_date, team_last_allocation, uwses_1..uwses_6, ...
+# trial = "trial.parquet"       # trial table; required: person_id, municipality, team,
+#                               # treated, allocation_date; optional: team_last_allocation
+#                               # (waiting-time split), uwses_1..uwses_6 (self-efficacy), ...
 # codemap = "my_codemap.toml"   # code map; default: dreamkit's DREAM-style map (check it!)
 person = "person_id"            # person-identifier column (never printed in any output)
+# rename = { pnr = "person_id", kommune = "municipality", hold = "team", arm = "treated",
+#            randdato = "allocation_date" }   # your trial-table names -> dreamkit's names
 
 [synthetic]
 seed = 20150801                 # the simulated trial is reproducible from this seed
@@ -364,6 +395,7 @@ weeks = 81                      # W: outcomes in weeks 1..W after the allocation
 employment_set = "employment"   # code-map state sets behind each outcome
 sickness_set = "sickness"
 sickness_duration_set = "sickness_duration"
+activation_sets = ["activation_guidance", "activation_firm"]  # reported if the code map has them
 spell_weeks = 4                 # duration to the first employment spell of >= 4 weeks
 pre_weeks = 104                 # pre-allocation windows: weeks 104..1 before allocation,
 pre_window_length = 13          # in 13-week windows (104-92, ..., 13-1)

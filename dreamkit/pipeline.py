@@ -3,8 +3,11 @@
 :func:`run_report` reads (or simulates) the register and the trial table, builds the outcomes
 with the sample-flow ledger, runs every model of the reference study and writes the report:
 ``OUT/report.html`` (one self-contained file), ``OUT/figures/*.{png,svg}`` and
-``OUT/tables/*.{csv,md,tex}``. :func:`write_synthetic` writes a simulated trial table and
-DREAM-style wide register for trying the ``source = "files"`` route.
+``OUT/tables/*.{csv,md,tex}``. Only the five trial columns of
+:func:`~dreamkit.design.trial.validate_trial` and the code map's three outcome sets are
+required; :func:`check_plan` (``dreamkit config --check``) says which other sections run on
+the data (:mod:`dreamkit.report.plan`). :func:`write_synthetic` writes a simulated trial
+table and DREAM-style wide register for trying the ``source = "files"`` route.
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ from tqdm.auto import tqdm
 
 from dreamkit.config import Config
 from dreamkit.design import columns as C
-from dreamkit.errors import ConfigError, InputError
+from dreamkit.errors import ColumnNotFoundError, ConfigError, InputError
+from dreamkit.register.codemap import CodeMap
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import DisclosureLog
 from dreamkit.report.figures import Figure
 from dreamkit.report.html import Section, render_html, write_html
-from dreamkit.report.sections import SECTIONS
+from dreamkit.report.plan import (
+    SECTION_TITLES,
+    Plan,
+    activation_outcomes,
+    make_plan,
+    resolve_columns,
+)
+from dreamkit.report.sections import SECTIONS, run_section
 from dreamkit.report.tables import Table
 
 
@@ -36,12 +47,17 @@ class ReportResult:
     figures: dict[str, Figure]
     disclosure: DisclosureLog
     results: dict[str, Any] = field(default_factory=dict)
+    #: section id (or "section: part") -> the sentence saying why it did not run
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) -> ReportResult:
     """Run the reference analysis described by ``config`` and write the report to ``out_dir``.
 
-    A progress bar on standard error (``progress=False`` turns it off) names each step.
+    Sections whose inputs the trial lacks, or whose model the data do not identify, are
+    replaced by one sentence saying why (:mod:`dreamkit.report.plan`; the sentences are in
+    ``ReportResult.skipped``). A progress bar on standard error (``progress=False`` turns it
+    off) names each step.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,41 +68,45 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
         inputs = load_inputs(config)
         bar.update(1)
         ctx = ReportContext(
-            config=config,
+            config=inputs.config,
             persons=inputs.persons,
             flow=inputs.flow,
             randomised=inputs.randomised,
             out_dir=out,
             log=DisclosureLog(config.disclosure.min_cell),
+            plan=inputs.plan,
         )
         ctx.results["outcomes"] = inputs.outcomes
         sections: list[Section] = []
-        for label, build in SECTIONS:
-            bar.set_postfix_str(label)
-            sections.append(build(ctx))
+        for spec in SECTIONS:
+            bar.set_postfix_str(spec.label)
+            sections.append(run_section(ctx, spec))
             bar.update(1)
         bar.set_postfix_str("html")
-        text = render_html(
-            "dreamkit evaluation report", sections, ctx.log, preamble=_preamble(config, ctx)
-        )
+        text = render_html("dreamkit evaluation report", sections, ctx.log, preamble=_preamble(ctx))
         path = write_html(out / "report.html", text)
         bar.update(1)
-    return ReportResult(path, ctx.tables, ctx.figures, ctx.log, ctx.results)
+    return ReportResult(path, ctx.tables, ctx.figures, ctx.log, ctx.results, ctx.skipped)
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """The analysis data: the randomised trial table, the analysed persons and the ledger."""
+    """The analysis data: the randomised trial table, the analysed persons and the ledger,
+    the configuration as it applies to them (default covariates the data lack left out) and
+    the plan of the sections that run."""
 
     randomised: pl.DataFrame
     persons: pl.DataFrame
     flow: pl.DataFrame
     outcomes: Any
+    config: Config
+    plan: Plan
 
 
 def load_inputs(config: Config) -> Inputs:
     """Read or simulate register and trial, build outcomes (persons missing from the register
-    are excluded and recorded in the ledger), derive the subgroup indicators."""
+    are excluded and recorded in the ledger), derive the subgroup indicators, check the
+    configuration against the data and plan the sections."""
     from dreamkit.design.trial import validate_trial
     from dreamkit.outcomes import OutcomeSpec, build_outcomes
 
@@ -98,10 +118,14 @@ def load_inputs(config: Config) -> Inputs:
     else:
         trial, register = _read_files(config)
     out = config.outcomes
+    check_sets(register.codemap, config)
     sets = {"emp": out.employment_set, "sick": out.sickness_set}
+    known = set(register.codemap.sets) | set(register.codemap.states)
+    totals = {p: name for p, name in activation_outcomes(config).items() if name in known}
     spec = OutcomeSpec(
         weeks=out.weeks,
         paths=sets,
+        totals=totals,
         spell_set=out.employment_set,
         spell_weeks=out.spell_weeks,
         exit_set=out.sickness_duration_set,
@@ -109,30 +133,78 @@ def load_inputs(config: Config) -> Inputs:
         pre_window_length=out.pre_window_length,
         pre_sets=sets,
     )
+    trial = _booleans_as_01(trial)
     outcomes = build_outcomes(register, trial, spec, on_missing="exclude")
-    persons = derive_indicators(outcomes.persons, config)
+    persons = derive_indicators(_booleans_as_01(outcomes.persons), config)
     check_columns(persons, config)
-    return Inputs(trial, persons, outcomes.flow.table(), outcomes)
+    effective, notes = resolve_columns(persons, config)
+    plan = make_plan(persons, trial, effective, tuple(notes))
+    return Inputs(trial, persons, outcomes.flow.table(), outcomes, effective, plan)
+
+
+def _booleans_as_01(frame: pl.DataFrame) -> pl.DataFrame:
+    """Boolean columns as 0/1 (Int8): the models and tables read binary variables as 0/1."""
+    return frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
+
+
+def check_sets(codemap: CodeMap, config: Config) -> None:
+    """The three outcome sets must be sets (or states) of the code map."""
+    out = config.outcomes
+    known = set(codemap.sets) | set(codemap.states)
+    for key in ("employment_set", "sickness_set", "sickness_duration_set"):
+        name = getattr(out, key)
+        if name not in known:
+            raise ConfigError(
+                f"[outcomes].{key} names {name!r}, which is neither a set nor a state of code "
+                f"map {codemap.name!r}; its sets are {', '.join(sorted(codemap.sets))}"
+            )
+
+
+def _trial_rename(config: Config, columns: list[str]) -> dict[str, str] | None:
+    """``[input].rename`` plus, unless a column is already mapped to it, ``person`` ->
+    ``person_id``."""
+    inp = config.input
+    rename = dict(inp.rename)
+    if inp.person != C.PERSON and C.PERSON not in rename.values() and inp.person in columns:
+        rename[inp.person] = C.PERSON
+    missing = [c for c in rename if c not in columns]
+    if missing:
+        raise ConfigError(
+            f"[input].rename names column {missing[0]!r}, which the trial table does not have"
+        )
+    return rename or None
 
 
 def _read_files(config: Config) -> tuple[pl.DataFrame, Any]:
     from dreamkit.design.trial import validate_trial
     from dreamkit.register import read_long, read_wide
+    from dreamkit.register.employment import EmploymentTable
 
     inp = config.input
     assert inp.trial is not None and inp.register is not None
-    trial = validate_trial(
-        _read_table(inp.trial, "[input].trial"),
-        rename={inp.person: C.PERSON} if inp.person != C.PERSON else None,
+    raw = _read_table(inp.trial, "[input].trial")
+    try:
+        trial = validate_trial(raw, rename=_trial_rename(config, raw.columns))
+    except ColumnNotFoundError as err:
+        raise ConfigError(f"{err} In the configuration: map it in [input].rename.") from None
+    table = (
+        EmploymentTable(inp.employment, unit=inp.employment_unit)  # type: ignore[arg-type]
+        if inp.employment is not None
+        else None
     )
     if inp.register_format == "wide":
         names = _columns(inp.register)
-        employment = "columns" if any(n.startswith("branche_") for n in names) else None
+        has_columns = any(n.startswith("branche_") for n in names)
+        if has_columns and table is not None:
+            raise ConfigError(
+                "[input].employment is given but the wide register has branche_ employment "
+                "columns too; remove one of them"
+            )
         register = read_wide(
             inp.register,
             person=inp.person,
             codemap=inp.codemap,
-            employment=employment,
+            employment="columns" if has_columns else table,
             first_week=inp.first_week,
             last_week=inp.last_week,
         )
@@ -141,7 +213,7 @@ def _read_files(config: Config) -> tuple[pl.DataFrame, Any]:
             inp.register,
             person=inp.person,
             codemap=inp.codemap,
-            employment=inp.employment,
+            employment=table,
             first_week=inp.first_week,
             last_week=inp.last_week,
         )
@@ -180,31 +252,29 @@ def derive_indicators(persons: pl.DataFrame, config: Config) -> pl.DataFrame:
 
 
 def check_columns(persons: pl.DataFrame, config: Config) -> None:
-    """Every column the configuration names must exist in the analysis table."""
-    named = {
-        "[design].stratum": [config.design.stratum],
-        "[design].cluster": [config.design.cluster],
-        "[covariates].prognostic": list(config.covariates.prognostic),
-        "[covariates].balance": list(config.covariates.balance),
-        "[covariates].subgroups": list(config.covariates.subgroups),
-    }
-    for key, cols in named.items():
-        missing = [c for c in cols if c not in persons.columns]
-        if missing:
-            raise ConfigError(
-                f"{key} names column {missing[0]!r}, which the analysis table does not have"
-            )
+    """The analysis table must have persons left; the columns the configuration names are
+    checked by :func:`dreamkit.report.plan.resolve_columns`."""
     if persons.height == 0:
         raise InputError("no person is left after the sample-flow exclusions")
 
 
-def _preamble(config: Config, ctx: ReportContext) -> list[str]:
+def _preamble(ctx: ReportContext) -> list[str]:
+    config = ctx.config
     source = (
         f"a synthetic trial simulated with seed {config.synthetic.seed}"
         if config.input.source == "synthetic"
         else f"register {config.input.register.name if config.input.register else ''} and "
         f"trial table {config.input.trial.name if config.input.trial else ''}"
     )
+    skipped = [title for sid, title in SECTION_TITLES if sid in ctx.runs.skip]
+    left_out = list(ctx.runs.parts)
+    plan = []
+    if skipped or left_out:
+        plan.append(
+            "Not in this report (each section says why): "
+            + "; ".join([*skipped, *[f"the {p}" for p in left_out]])
+            + "."
+        )
     return [
         f"Data: {source}. {ctx.n_persons} analysed persons in {ctx.n_clusters} "
         f"{config.design.cluster}s and {ctx.persons[config.design.stratum].n_unique()} "
@@ -214,7 +284,15 @@ def _preamble(config: Config, ctx: ReportContext) -> list[str]:
         f"{config.inference.ri_draws} randomisation-inference draws within "
         f"{config.design.cluster}s; wild cluster bootstrap with "
         f"{config.inference.bootstrap_draws} draws; bands at level {config.inference.level}.",
+        *plan,
+        *ctx.runs.notes,
     ]
+
+
+def check_plan(config: Config) -> Plan:
+    """Check ``config`` against its data and code map (columns, sets) and plan the sections:
+    what ``dreamkit config --check`` prints. Raises the error the report would raise."""
+    return load_inputs(config).plan
 
 
 def write_synthetic(out_dir: str | Path, *, seed: int = 1, fmt: str = "both") -> list[Path]:

@@ -3,12 +3,10 @@ in the study's five samples (all, short/long wait, low/high self-efficacy), team
 
 import polars as pl
 
-from dreamkit.estimate.linear.balance import balance, study_samples
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 variables = [
     "uwses",
     "belief_in_treatment",
@@ -21,7 +19,7 @@ variables = [
     "pre_sick_13_1",
 ]
 
-result = balance(persons, variables, samples=study_samples(), ri_draws=199)
+result = dk.balance(persons, variables, samples=dk.study_samples(), ri_draws=199)
 print(result.table.select("sample", "variable", "estimate", "std_error", "p_value", "star"))
 print(f"{int(result.table['star'].sum())} of {result.table.height} tests have p < 0.05")
 print(result.joint.select("sample", "n_obs", "n_variables", "ri_p_value"))

@@ -3,16 +3,14 @@ w = 1..81, team-clustered, with pointwise and simultaneous (sup-t) 95% bands."""
 
 import polars as pl
 
-from dreamkit.estimate.linear.itt import effect_path
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 covariates = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
 
 for prefix in ("sick", "emp"):
-    path = effect_path(persons, f"{prefix}_share_", covariates)
+    path = dk.effect_path(persons, f"{prefix}_share_", covariates)
     band = path.sup_t_band(0.95)
     table = path.tidy().with_columns(
         pl.Series("band_low", band.lower), pl.Series("band_high", band.upper)

@@ -2,19 +2,17 @@
 alpha_t by 4-week intervals, municipality fixed effects, standard errors clustered by team;
 for the exit to ordinary employment and the exit from sickness benefit etc."""
 
-from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 
 for duration, event, label in [
     ("dur_emp", "event_emp", "exit to employment"),
     ("dur_sick", "event_sick", "exit from sickness benefit"),
 ]:
     for link in ("logit", "cloglog"):
-        fit = DiscreteTimeHazard(link=link).fit(persons, duration=duration, event=event)
+        fit = dk.DiscreteTimeHazard(link=link).fit(persons, duration=duration, event=event)
         print(
             f"{label:28s} {link:8s} b = {fit.coef('treated'):+.3f} "
             f"(SE {fit.se('treated'):.3f}) on {fit.n_person_periods} person-weeks"

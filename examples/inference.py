@@ -4,19 +4,16 @@ the 81 weeks."""
 
 import numpy as np
 
-from dreamkit.estimate.linear.itt import effect_path
-from dreamkit.inference import romano_wolf
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 covariates = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
 
-path = effect_path(persons, "sick_share_", covariates)
+path = dk.effect_path(persons, "sick_share_", covariates)
 boot = path.wild_cluster_bootstrap(B=999, seed=1)
 ri = path.randomization_inference(n_draws=999, seed=1)
-rw = romano_wolf(ri.statistic, ri.draws)
+rw = dk.romano_wolf(ri.statistic, ri.draws)
 for w in (1, 45, 81):
     i = path.weeks.index(w)
     print(

@@ -1,15 +1,13 @@
 """Kaplan-Meier curves by arm for the duration to the first 4-week employment spell and the
 duration on sickness benefit etc., with log-rank tests and numbers at risk."""
 
-from dreamkit.estimate.duration.survival import kaplan_meier
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 
 for duration, event in [("dur_emp", "event_emp"), ("dur_sick", "event_sick")]:
-    km = kaplan_meier(persons, duration=duration, event=event, by="treated")
+    km = dk.kaplan_meier(persons, duration=duration, event=event, by="treated")
     print(f"{duration}: log-rank p = {km.logrank['p_value']:.3f}")
     print(km.at_risk_table([0, 13, 26, 52, 81]))
     print(

@@ -2,15 +2,13 @@
 (leave-one-out share of low-SE team-mates above the median over teams); four-cell and
 restricted (two high-SE cells equal) versions, team-clustered."""
 
-from dreamkit.estimate.linear.peers import peer_effects
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 covariates = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
 
-result = peer_effects(persons, ["emp_share_81"], covariates, cutoff=8, peer_cutoff=8)
+result = dk.peer_effects(persons, ["emp_share_81"], covariates, cutoff=8, peer_cutoff=8)
 print(f"median team share with low self-efficacy: {result.tidy()['peer_threshold'][0]:.2f}")
 print(
     result.tidy().select("version", "group", "estimate", "std_error", "control_mean", "group_share")

@@ -4,21 +4,18 @@ spill-overs within teams)."""
 
 import polars as pl
 
-from dreamkit.estimate.linear.itt import effect_path
-from dreamkit.estimate.linear.robustness import group_level, no_covariates, stratum_interacted
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 covariates = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
 outcome = ["sick_share_81"]
 
 models = {
-    "(2) main": effect_path(persons, outcome, covariates).tidy(),
-    "(5) no covariates": no_covariates(persons, outcome).tidy(),
-    "(6) stratum-interacted": stratum_interacted(persons, outcome, covariates).tidy(),
-    "(7) team x arm groups": group_level(persons, outcome, covariates).tidy(),
+    "(2) main": dk.effect_path(persons, outcome, covariates).tidy(),
+    "(5) no covariates": dk.no_covariates(persons, outcome).tidy(),
+    "(6) stratum-interacted": dk.stratum_interacted(persons, outcome, covariates).tidy(),
+    "(7) team x arm groups": dk.group_level(persons, outcome, covariates).tidy(),
 }
 print(
     pl.concat(

@@ -1,14 +1,13 @@
 """Sample flow: every exclusion from randomisation to analysis, with its reason and count.
 
 The simulated trial adds 12 persons whose identifiers are not in the register (as in the
-study); build_outcomes(on_missing="exclude") records them in the ledger instead of failing.
+study); dk.build_outcomes(on_missing="exclude") records them in the ledger instead of failing.
 """
 
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1, n_unmatched=12)
-outcomes = build_outcomes(sim.register, sim.trial, on_missing="exclude")
+sim = dk.simulate_trial(seed=1, n_unmatched=12)
+outcomes = dk.build_outcomes(sim.register, sim.trial, on_missing="exclude")
 
 print(f"randomised: {outcomes.flow.n_input}")
 print(outcomes.flow.table())

@@ -4,15 +4,13 @@ group shares and the contrast tau_low - tau_high."""
 
 import polars as pl
 
-from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
-from dreamkit.outcomes import build_outcomes
-from dreamkit.simulate import simulate_trial
+import dreamkit as dk
 
-sim = simulate_trial(seed=1)
-persons = build_outcomes(sim.register, sim.trial).persons
+sim = dk.simulate_trial(seed=1)
+persons = dk.build_outcomes(sim.register, sim.trial).persons
 covariates = ["belief_in_treatment", "expected_return", "ordinary_job", "pre_sick_104_1"]
 
-grid = selfefficacy_grid(persons, ["emp_share_81", "sick_share_81"], covariates)
+grid = dk.selfefficacy_grid(persons, ["emp_share_81", "sick_share_81"], covariates)
 print(
     grid.tidy()
     .filter(pl.col("outcome") == "emp_share_81")

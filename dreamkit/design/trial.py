@@ -27,12 +27,14 @@ from dreamkit.errors import (
     InputError,
     TrialDesignError,
 )
+from dreamkit.frames import accepts_pandas
 from dreamkit.register._persons import check_id_type
 from dreamkit.register.calendar import weeks_of_dates
 
 REQUIRED = (C.PERSON, C.STRATUM, C.CLUSTER, C.TREATED, C.ALLOCATION_DATE)
 
 
+@accepts_pandas("trial")
 def validate_trial(trial: pl.DataFrame, rename: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Validate a trial table and return it in canonical form (see module docstring).
 

@@ -1,4 +1,4 @@
-"""Binomial GLM (logit and complementary log-log) by Newton/IRLS on grouped data, with CRV1.
+"""Binomial GLM (logit, probit, complementary log-log) by Newton/IRLS on grouped data, with CRV1.
 
 Each row c is a cell of ``m_c`` Bernoulli trials with ``y_c`` successes that share the
 regressors ``x_c``; one row per person-week is the special case ``m_c = 1``. With
@@ -6,6 +6,8 @@ regressors ``x_c``; one row per person-week is the special case ``m_c = 1``. Wit
 
 * logit: ``mu = 1 / (1 + exp(-eta))``;
 * cloglog: ``mu = 1 - exp(-exp(eta))`` (the grouped-time version of a proportional hazard),
+* probit: ``mu = Phi(eta)`` (standard normal cdf; log ``Phi`` by ``scipy.special.log_ndtr``
+  so that the tails stay finite),
 
 the log likelihood ``l(beta) = sum_c y_c log mu_c + (m_c - y_c) log(1 - mu_c)`` is the sum of
 the person-week Bernoulli log likelihoods (binomial coefficients omitted), and its score
@@ -50,9 +52,11 @@ from numpy.typing import NDArray
 
 from dreamkit.errors import EstimationError, InputError
 
-Link = Literal["logit", "cloglog"]
+Link = Literal["logit", "cloglog", "probit"]
 CovType = Literal["CRV1", "iid"]
 ETA_MAX = 30.0
+# probit: Phi(-7.5) = 3e-14, about the tail probability of logit at |eta| = 30
+ETA_MAX_LINK = {"logit": ETA_MAX, "cloglog": ETA_MAX, "probit": 7.5}
 NEWTON_STEP_TOL = 1e-6  # a full Newton step this small leaves an error of order 1e-12
 
 
@@ -200,7 +204,7 @@ class _Structured:
         return out
 
 
-def _link_parts(
+def link_parts(
     link: Link, eta: NDArray[np.float64], y: NDArray[np.float64], m: NDArray[np.float64]
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Log likelihood, score factors s, observed weights w_obs and expected weights w_exp."""
@@ -210,6 +214,17 @@ def _link_parts(
         s = y - m * mu
         w = m * mu * (1.0 - mu)
         return ll, s, w, w
+    if link == "probit":
+        # lambda1 = phi/Phi(eta), lambda0 = phi/Phi(-eta) in logs: finite far in the tails
+        log_phi = -0.5 * eta * eta - 0.5 * np.log(2.0 * np.pi)
+        log_p1, log_p0 = scipy.special.log_ndtr(eta), scipy.special.log_ndtr(-eta)
+        ll = float(y @ log_p1 + (m - y) @ log_p0)
+        lam1, lam0 = np.exp(log_phi - log_p1), np.exp(log_phi - log_p0)
+        s = y * lam1 - (m - y) * lam0
+        # -d2l/deta2 per cell; both terms are >= 0 (the probit likelihood is log-concave)
+        w_obs = y * lam1 * (eta + lam1) + (m - y) * lam0 * (lam0 - eta)
+        w_exp = m * lam1 * lam0  # m phi^2 / (Phi (1 - Phi))
+        return ll, s, w_obs, w_exp
     ee = np.exp(eta)
     mu = -np.expm1(-ee)
     ll = float(y @ np.log(mu) - (m - y) @ ee)
@@ -219,6 +234,22 @@ def _link_parts(
     w_exp = m * ee * r * one_mu
     w_obs = m * ee - y * r + y * r * r * one_mu
     return ll, s, w_obs, w_exp
+
+
+def crv1(
+    hessian: NDArray[np.float64], cluster_scores: NDArray[np.float64], n_obs: float
+) -> tuple[NDArray[np.float64], float]:
+    """CRV1 sandwich ``c H^{-1} (sum_g S_g S_g') H^{-1}`` and its factor
+    ``c = G/(G-1) * (N-1)/(N-K)`` (statsmodels' ``cov_type="cluster"`` default correction).
+
+    ``hessian`` is the observed information ``H`` (K x K), ``cluster_scores`` the per-cluster
+    score sums ``S_g`` (G x K) and ``n_obs`` the number of Bernoulli trials N.
+    """
+    n_g, k = cluster_scores.shape
+    bread = np.linalg.inv(hessian)
+    corr = n_g / (n_g - 1.0) * (n_obs - 1.0) / (n_obs - k)
+    sandwich = corr * bread @ (cluster_scores.T @ cluster_scores) @ bread
+    return np.asarray((sandwich + sandwich.T) / 2, dtype=np.float64), corr
 
 
 def _solve_pd(h: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -277,6 +308,7 @@ class GLMFit:
     n_events: int
     n_clusters: int
     correction: float
+    hessian: NDArray[np.float64] | None = None  # observed information at the estimate
 
     @property
     def std_errors(self) -> NDArray[np.float64]:
@@ -296,8 +328,8 @@ def fit_binomial(
         raise InputError("cells need 0 <= events <= trials and trials > 0 in every row.")
     if cov_type == "CRV1" and (cells.clusters is None or cells.n_clusters < 2):
         raise InputError("cov_type='CRV1' needs cluster codes with at least 2 clusters.")
-    if link not in ("logit", "cloglog"):
-        raise InputError(f"link={link!r} is not supported; use 'logit' or 'cloglog'.")
+    if link not in ("logit", "cloglog", "probit"):
+        raise InputError(f"link={link!r} is not supported; use 'logit', 'probit' or 'cloglog'.")
     _check_identified(cells)
     x = _Structured(cells)
     n_trials = float(m.sum())
@@ -313,13 +345,18 @@ def fit_binomial(
         mu0 = np.clip(rate[codes], 1e-6, 1 - 1e-6)
     else:
         mu0 = np.full(y.shape, min(max(float(y.sum()) / n_trials, 1e-6), 1 - 1e-6))
-    z0 = np.log(mu0 / (1 - mu0)) if link == "logit" else np.log(-np.log1p(-mu0))
+    if link == "logit":
+        z0 = np.log(mu0 / (1 - mu0))
+    elif link == "probit":
+        z0 = scipy.special.ndtri(mu0)
+    else:
+        z0 = np.log(-np.log1p(-mu0))
     w0 = m * mu0 * (1 - mu0)
     beta = _solve_pd(x.xtwx(w0), x.xt(w0 * z0))
     if beta is None:
         raise EstimationError("the starting weighted least-squares system is singular.")
     eta = x.eta(beta)
-    ll, s, w_obs, w_exp = _link_parts(link, eta, y, m)
+    ll, s, w_obs, w_exp = link_parts(link, eta, y, m)
     converged = False
     iterations = 0
     while iterations < max_iter:
@@ -339,7 +376,7 @@ def fit_binomial(
         for _ in range(40):
             cand = beta + t * step
             eta_c = x.eta(cand)
-            parts = _link_parts(link, eta_c, y, m)
+            parts = link_parts(link, eta_c, y, m)
             if np.isfinite(parts[0]) and parts[0] >= ll - 1e-12 * abs(ll):
                 break
             t /= 2
@@ -358,25 +395,22 @@ def fit_binomial(
             f"IRLS did not converge in {max_iter} iterations; this usually means "
             "(quasi-)separation: some covariate pattern has only exits or only non-exits."
         )
-    if np.max(np.abs(eta)) > ETA_MAX:
+    if np.max(np.abs(eta)) > ETA_MAX_LINK[link]:
         raise EstimationError(
             f"fitted linear predictor reaches |eta| = {np.max(np.abs(eta)):.1f}: some cells have "
             "hazard numerically 0 or 1 (quasi-separation). Coarsen the covariates or merge "
             "the cells that have only exits or only non-exits."
         )
-    k = x.p
+    hessian = x.xtwx(w_obs)
     if cov_type == "iid":
         cov = np.asarray(np.linalg.inv(x.xtwx(w_exp)), dtype=np.float64)
         corr = 1.0
         n_g = 0
     else:
         assert cells.clusters is not None
-        bread = np.linalg.inv(x.xtwx(w_obs))
         n_g = cells.n_clusters
         sg = x.cluster_sums(s, cells.clusters, n_g)
-        corr = n_g / (n_g - 1.0) * (n_trials - 1.0) / (n_trials - k)
-        sandwich = corr * bread @ (sg.T @ sg) @ bread
-        cov = np.asarray((sandwich + sandwich.T) / 2, dtype=np.float64)
+        cov, corr = crv1(hessian, sg, n_trials)
     return GLMFit(
         params=beta,
         cov=cov,
@@ -390,4 +424,5 @@ def fit_binomial(
         n_events=round(float(y.sum())),
         n_clusters=n_g,
         correction=corr,
+        hessian=hessian,
     )

@@ -1,5 +1,5 @@
 """From the weekly register to analysis variables: alignment on allocation, shares,
-durations, spells, pre-allocation windows and the sample-flow ledger.
+durations, spells, pre-allocation windows, status at horizons and the sample-flow ledger.
 
 The one-call entry point is :func:`build_outcomes`; the array functions underneath are public
 for custom outcomes. Definitions and formulas: ``docs/outcomes.md``.
@@ -8,6 +8,13 @@ for custom outcomes. Definitions and formulas: ``docs/outcomes.md``.
 from dreamkit.outcomes.align import UNOBSERVED, AlignedTrial, Alignment, align_trial, aligned_window
 from dreamkit.outcomes.build import Outcomes, build_outcomes
 from dreamkit.outcomes.durations import Duration, duration_to_exit, duration_to_spell
+from dreamkit.outcomes.horizons import (
+    HorizonStatus,
+    StatusRule,
+    StatusSpec,
+    month_week,
+    status_at_horizons,
+)
 from dreamkit.outcomes.ledger import FlowStep, SampleFlow
 from dreamkit.outcomes.shares import (
     cumulative_counts,
@@ -26,9 +33,12 @@ __all__ = [
     "Alignment",
     "Duration",
     "FlowStep",
+    "HorizonStatus",
     "OutcomeSpec",
     "Outcomes",
     "SampleFlow",
+    "StatusRule",
+    "StatusSpec",
     "align_trial",
     "aligned_window",
     "build_outcomes",
@@ -36,11 +46,13 @@ __all__ = [
     "cumulative_shares",
     "duration_to_exit",
     "duration_to_spell",
+    "month_week",
     "pre_window_bounds",
     "pre_window_shares",
     "run_lengths",
     "spell_table",
     "state_paths",
+    "status_at_horizons",
     "total_share",
     "week_indicators",
 ]

@@ -29,6 +29,7 @@ import polars as pl
 
 from dreamkit.design import columns as C
 from dreamkit.errors import InputError
+from dreamkit.frames import accepts_pandas
 from dreamkit.outcomes.align import Alignment, Coverage, OnMissing, align_trial
 from dreamkit.outcomes.durations import Duration, duration_to_exit, duration_to_spell
 from dreamkit.outcomes.ledger import SampleFlow
@@ -77,6 +78,7 @@ class Outcomes:
         return pl.DataFrame(cols)
 
 
+@accepts_pandas("trial")
 def build_outcomes(
     register: Register,
     trial: pl.DataFrame,

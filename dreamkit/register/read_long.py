@@ -70,13 +70,16 @@ def read_long(
 
     Args:
         source: Parquet/CSV path, DataFrame or LazyFrame (only the three columns are read).
-        person, week, code: column names.
+        person: name of the person column.
+        week: name of the week column.
+        code: name of the code column.
         codemap: a :class:`CodeMap`, a TOML path, or None for the shipped default.
         employment: None (nobody employed), an :class:`EmploymentTable` (monthly or weekly),
             or a source holding a monthly table ``(person, month, employed)``.
         employment_outside: ``"error"`` or ``"clip"`` for employment records outside the span.
-        first_week, last_week: the register's span (ordinal, label or date); default: the
-            table's first and last week.
+        first_week: start of the register's span (ordinal, label or date); default: the
+            table's first week.
+        last_week: end of the span; default: the table's last week.
         on_outside: ``"error"`` or ``"clip"`` for code rows outside a given span (clipped rows
             are counted in ``Register.n_clipped_codes``).
         persons: the population in register-row order; every person of the table and of the

@@ -82,7 +82,8 @@ def read_wide(
         employment_outside: ``"error"`` or ``"clip"`` for employment months outside the
             register's span (clipped records are counted in ``Register.n_clipped_employment``).
         week_prefix: prefix of the week columns (``y_`` in DREAM).
-        first_week, last_week: read only this span of week columns (ordinal, label or date).
+        first_week: read only week columns from this week on (ordinal, label or date).
+        last_week: read only week columns up to this week.
         on_unknown: ``"error"`` for codes missing from the code map, or ``"unknown"`` to map
             them to the ``unknown`` state (counted in ``Register.n_unknown_codes``).
         pivot: century rule for two-digit years (``YY >= pivot`` is 19YY).

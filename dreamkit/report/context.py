@@ -1,5 +1,6 @@
-"""What every report section needs: the data, the configuration, the output folders, the
-disclosure log, and a place to keep the raw estimator results (for tests and the caller)."""
+"""What every report section needs: the data, the configuration, the plan of what runs, the
+output folders, the disclosure log, and a place to keep the raw estimator results (for tests
+and the caller)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dreamkit.config import Config
 from dreamkit.design import columns as C
 from dreamkit.report.disclosure import DisclosureLog
 from dreamkit.report.figures import Figure, save_figure
+from dreamkit.report.html import Section
+from dreamkit.report.plan import Plan, make_plan
 from dreamkit.report.tables import Table
 
 
@@ -23,6 +26,9 @@ class ReportContext:
     ``persons`` is the person-level analysis table (one row per analysed person: trial
     columns, baseline covariates and outcomes); ``flow`` the sample-flow ledger table
     (step, reason, removed, remaining); ``randomised`` the trial table before exclusions.
+    ``plan`` says which sections and optional parts run on these data
+    (:mod:`dreamkit.report.plan`); ``skipped`` collects the sentence of every section or part
+    that did not run (section id, or ``"section: part"``).
     """
 
     config: Config
@@ -34,6 +40,34 @@ class ReportContext:
     results: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
+    plan: Plan | None = None  # what runs; computed from the data when not given
+    #: section id -> the one sentence saying why it (or a part of it) did not run
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.plan is None:
+            self.plan = make_plan(self.persons, self.randomised, self.config)
+
+    @property
+    def runs(self) -> Plan:
+        """The plan (never ``None`` after construction)."""
+        assert self.plan is not None
+        return self.plan
+
+    def skip(self, section: str, title: str, sentence: str) -> Section:
+        """A section that did not run: one sentence saying why (recorded in ``skipped``)."""
+        self.skipped[section] = sentence
+        return Section(section, title, [sentence])
+
+    def left_out(self, section: str, part: str) -> list[str]:
+        """The sentence saying why an optional part is left out of a section ([] if it runs);
+        recorded in ``skipped`` under ``section: part``."""
+        reason = self.runs.parts.get(part)
+        if reason is None:
+            return []
+        sentence = f"Without the {part}: {reason}"
+        self.skipped[f"{section}: {part}"] = sentence
+        return [sentence]
 
     @property
     def n_persons(self) -> int:

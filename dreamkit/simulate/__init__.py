@@ -14,6 +14,7 @@ from dreamkit.simulate.effects import TrueEffects
 from dreamkit.simulate.history import HistoryParams
 from dreamkit.simulate.population import SimulatedPopulation, simulate_population
 from dreamkit.simulate.process import ProcessParams
+from dreamkit.simulate.reallocate import reallocate
 from dreamkit.simulate.trial import SimulatedTrial, simulate_trial
 from dreamkit.simulate.truth import Truth
 
@@ -28,6 +29,7 @@ __all__ = [
     "TeamDesign",
     "TrueEffects",
     "Truth",
+    "reallocate",
     "simulate_population",
     "simulate_trial",
 ]

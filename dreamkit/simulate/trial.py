@@ -133,7 +133,8 @@ def simulate_trial(
         n_unmatched: persons added to the trial table but absent from the register (the study
             had 12 unmatched ids); with the reference design the matched persons keep the
             published team sizes.
-        history, process: parameters of the pre- and post-allocation processes.
+        history: parameters of the pre-allocation process.
+        process: parameters of the post-allocation process.
     """
     design = ReferenceDesign() if design is None else design
     effects, history, process, link_, codemap, coder, rng = resolve_settings(

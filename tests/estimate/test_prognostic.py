@@ -95,7 +95,20 @@ def test_selection_ranks_the_prognostic_variable_first():
             "const": np.ones(n),
         }
     )
-    table = prognostic_selection(data, ["share_81"], ["noise", "strong", "const"])
+    result = prognostic_selection(data, ["share_81"], ["noise", "strong", "const"])
+    table = result.table
+    tidy = result.tidy()
+    assert tidy.columns[:7] == [
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
+    np.testing.assert_allclose(tidy["statistic"], table["z"], rtol=1e-12)
+    np.testing.assert_allclose(tidy["p_value"], table["p_value"], rtol=1e-12)
     first = table.filter(pl.col("rank") == 1).row(0, named=True)
     assert first["variable"] == "strong" and first["n_obs"] == 200
     assert table.filter(pl.col("variable") == "const")["note"][0].startswith("no variation")

@@ -37,7 +37,7 @@ def _ph_data(rate: float, seed: int = 0, n: int = 3000, weeks: int = 30) -> pl.D
 def _gap(rate: float) -> tuple[float, float, float, float]:
     df = _ph_data(rate)
     cl = DiscreteTimeHazard(link="cloglog", duration_spec=week_dummies()).fit(df)
-    efron = cox(df).row(0, named=True)
+    efron = cox(df).tidy().row(0, named=True)
     return cl.coef("treated"), cl.se("treated"), efron["estimate"], efron["std_error"]
 
 

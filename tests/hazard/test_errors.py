@@ -43,7 +43,7 @@ def test_empty_duration_interval_merged_and_reported(simulate):
     )
     res = DiscreteTimeHazard().fit(df)
     assert any("5-8" in m for m in res.duration_merges)
-    assert "note: weeks" in res.summary
+    assert "note: weeks" in res.summary()
     with pytest.raises(EstimationError, match="weeks 5-8 has no exits"):
         DiscreteTimeHazard(duration_spec=intervals(4, merge_degenerate=False)).fit(df)
 
@@ -59,4 +59,4 @@ def test_input_errors_do_not_leak_person_ids(simulate):
     with pytest.raises(ColumnNotFoundError):
         DiscreteTimeHazard(cluster="hold").fit(df)
     res = DiscreteTimeHazard().fit(df)
-    assert "9000" not in res.summary and "person_id" not in res.tidy().columns
+    assert "9000" not in res.summary() and "person_id" not in res.tidy().columns

@@ -18,10 +18,10 @@ def test_recovers_true_treatment_effect(simulate, link):
     res = DiscreteTimeHazard(link=link, duration_spec=intervals(1), covariates=("x", "lw")).fit(df)
     for term, truth in (("treated", tau), ("x", beta_x), ("lw", 0.1)):
         assert abs(res.coef(term) - truth) < 4 * res.se(term)
-    tidy = res.tidy()
-    ratio = "odds_ratio" if link == "logit" else "hazard_ratio"
+    tidy = res.tidy(exponentiate=True)
+    assert res.ratio_name == ("odds_ratio" if link == "logit" else "hazard_ratio")
     row = tidy.filter(pl.col("term") == "treated").row(0, named=True)
-    assert row[f"{ratio}_low"] < np.exp(tau) < row[f"{ratio}_high"]
+    assert row["conf_low"] < np.exp(tau) < row["conf_high"]
     assert row["n_person_periods"] == df["duration"].sum()
     assert row["n_clusters"] == 80
 

@@ -44,8 +44,14 @@ def test_kaplan_meier_and_logrank_by_hand(simulate):
 
 def test_cox_reports_hazard_ratios(simulate):
     df = simulate(800, link="cloglog", seed=9)
-    out = cox(df, covariates=("x",))
+    res = cox(df, covariates=("x",))
+    out = res.tidy(exponentiate=True)
     assert out["term"].to_list() == ["treated", "x"]
-    np.testing.assert_allclose(out["hazard_ratio"], np.exp(out["estimate"]), rtol=1e-12)
-    assert (out["hazard_ratio_low"] < out["hazard_ratio"]).all()
+    summ = res.fitter.summary.loc[["treated", "x"]]  # lifelines' own ratio columns
+    np.testing.assert_allclose(out["estimate"], summ["exp(coef)"], rtol=1e-12)
+    np.testing.assert_allclose(out["conf_low"], summ["exp(coef) lower 95%"], rtol=1e-9)
+    np.testing.assert_allclose(out["conf_high"], summ["exp(coef) upper 95%"], rtol=1e-9)
+    np.testing.assert_allclose(res.tidy()["p_value"], summ["p"], rtol=1e-9)
+    assert res.ratio_name == "hazard_ratio"
     assert out["n_events"][0] == df["event"].sum()
+    assert res.glance()["n_events"][0] == df["event"].sum()

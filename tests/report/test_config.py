@@ -23,6 +23,18 @@ def test_no_file_gives_defaults() -> None:
     assert len(config.covariates.prognostic) == 4
 
 
+def test_rename_and_weekly_employment_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[input]\nemployment_unit = "week"\n[input.rename]\npnr = "person_id"\nhold = "team"\n'
+        "[outcomes]\nactivation_sets = []\n"
+    )
+    config = load_config(path)
+    assert config.input.rename == {"pnr": "person_id", "hold": "team"}
+    assert config.input.employment_unit == "week"
+    assert config.outcomes.activation_sets == ()
+
+
 def test_values_are_read(tmp_path: Path) -> None:
     path = tmp_path / "a.toml"
     path.write_text(
@@ -49,6 +61,10 @@ def test_values_are_read(tmp_path: Path) -> None:
         ("[outcomes]\npre_weeks = 100\n", "must be a multiple of"),
         ("outcomes = 3\n", "[outcomes] must be a table"),
         ("[outcomes\n", "is not valid TOML"),
+        ('[input]\nrename = "pnr"\n', "[input].rename must be a table of column names"),
+        ("[input]\nrename = { a = 1 }\n", "[input].rename.a must be a non-empty string"),
+        ('[input]\nemployment_unit = "day"\n', '[input].employment_unit must be one of "month"'),
+        ("[outcomes]\nactivation_sets = [1]\n", "[outcomes].activation_sets[0] must be"),
     ],
 )
 def test_bad_configs_raise_one_line_errors(tmp_path: Path, text: str, message: str) -> None:

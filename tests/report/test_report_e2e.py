@@ -126,6 +126,7 @@ EXPECTED_SECTIONS = [
     "prognostic",
     "survival",
     "effect-paths",
+    "activation",
     "self-efficacy",
     "peers",
     "robustness",
@@ -142,6 +143,7 @@ EXPECTED_TABLES = [
     "hazard",
     "effect_path_emp",
     "effect_path_sick",
+    "activation_effects",
     "selfefficacy_emp",
     "selfefficacy_sick",
     "peers",
@@ -162,6 +164,12 @@ def test_every_section_table_and_figure_is_present(run: Run) -> None:
     assert set(EXPECTED_SECTIONS) <= run.page.ids
     assert set(EXPECTED_TABLES) <= set(run.page.cells)
     assert {f"fig-{f}" for f in EXPECTED_FIGURES} <= run.page.ids
+
+
+def test_nothing_is_skipped_on_a_reference_shaped_trial(run: Run) -> None:
+    text = (run.out / "report.html").read_text(encoding="utf-8")
+    for mark in ("<p>Skipped:", "<p>Not estimable:", "<p>Without the", "Not in this report"):
+        assert mark not in text
 
 
 def test_every_table_in_three_formats_equal_to_the_html(run: Run) -> None:

@@ -45,6 +45,8 @@ from dreamkit.estimate.duration.person_period import (
     require_columns,
 )
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
+from dreamkit.estimate.results import Result
+from dreamkit.frames import accepts_pandas
 
 RATIO = {"logit": "odds_ratio", "cloglog": "hazard_ratio"}
 
@@ -220,6 +222,7 @@ class DiscreteTimeHazard:
         cl = data.cluster[row].astype(np.intp) if data.cluster is not None else None
         return BinomialCells(events, trials, tuple(factors), dense, names, cl, data.n_clusters)
 
+    @accepts_pandas("durations")
     def fit(
         self,
         durations: pl.DataFrame,
@@ -284,6 +287,7 @@ class DiscreteTimeHazard:
             min_clusters_per_stratum=_min_clusters_per_stratum(data),
         )
 
+    @accepts_pandas("person_periods")
     def fit_person_periods(
         self,
         person_periods: pl.DataFrame,
@@ -340,11 +344,17 @@ class DiscreteTimeHazard:
         )
 
 
-@dataclass(frozen=True)
-class HazardResult:
-    """A fitted discrete-time hazard: estimates, CRV1 covariance and predictions.
+@dataclass(frozen=True, repr=False)
+class HazardResult(Result):
+    """A fitted discrete-time hazard: estimates, covariance and predictions.
 
-    ``n_person_periods`` is the number of person-weeks at risk (the study's tables report it).
+    Result protocol (:class:`~dreamkit.estimate.results.Result`): ``tidy()`` shows the
+    regressors (treatment, covariates, interactions); ``tidy(fixed_effects=True)`` adds the
+    duration-dependence and stratum terms; ``tidy(exponentiate=True)`` gives odds ratios
+    (logit) or hazard ratios (cloglog). :attr:`vcov` is the covariance of all parameters in
+    the order of ``tidy(fixed_effects=True)``. Intervals and p-values are normal (Wald z), as
+    statsmodels reports for GLMs. ``glance()``: n_obs (person-periods at risk), n_persons,
+    n_events, n_clusters, vcov_type, log_likelihood, link, iterations, converged.
     """
 
     model: DiscreteTimeHazard
@@ -356,6 +366,14 @@ class HazardResult:
     pattern_weight: NDArray[np.float64]
     n_persons: int
     min_clusters_per_stratum: int | None = None
+
+    @property
+    def model_name(self) -> str:
+        return f"Discrete-time hazard ({self.glm.link})"
+
+    @property
+    def ratio_name(self) -> str:
+        return RATIO[self.glm.link]
 
     @property
     def n_person_periods(self) -> int:
@@ -370,6 +388,10 @@ class HazardResult:
         """Messages describing every merge of degenerate duration intervals."""
         return self.grid.merges
 
+    @property
+    def vcov(self) -> NDArray[np.float64]:
+        return self.glm.cov
+
     def coef(self, term: str) -> float:
         return float(self.glm.params[self._index(term)])
 
@@ -382,57 +404,60 @@ class HazardResult:
         except ValueError:
             raise InputError(f"no term {term!r}; terms are {list(self.glm.names)}.") from None
 
-    def tidy(self, level: float = 0.95, fixed_effects: bool = False) -> pl.DataFrame:
-        """One row per term: estimate, std_error, z, p_value, CI, exp(estimate) with CI,
-        and the sample counts. Duration and stratum terms only with ``fixed_effects``."""
-        z = scipy.stats.norm.ppf(0.5 + level / 2)
-        b, se = self.glm.params, self.glm.std_errors
-        ratio = RATIO[self.glm.link]
-        df = pl.DataFrame(
+    def _coefficients(self) -> pl.DataFrame:
+        k = len(self.glm.names)
+        return pl.DataFrame(
             {
                 "term": list(self.glm.names),
-                "estimate": b,
-                "std_error": se,
-                "z": b / se,
-                "p_value": 2 * scipy.stats.norm.sf(np.abs(b / se)),
-                "conf_low": b - z * se,
-                "conf_high": b + z * se,
-                ratio: np.exp(b),
-                f"{ratio}_low": np.exp(b - z * se),
-                f"{ratio}_high": np.exp(b + z * se),
+                "estimate": self.glm.params,
+                "std_error": self.glm.std_errors,
+                "df": np.full(k, np.inf),
+                "n_person_periods": np.full(k, self.n_person_periods, dtype=np.int64),
+                "n_persons": np.full(k, self.n_persons, dtype=np.int64),
+                "n_events": np.full(k, self.n_events, dtype=np.int64),
+                "n_clusters": np.full(k, self.glm.n_clusters, dtype=np.int64),
             }
-        ).with_columns(
-            pl.lit(self.n_person_periods, dtype=pl.Int64).alias("n_person_periods"),
-            pl.lit(self.n_persons, dtype=pl.Int64).alias("n_persons"),
-            pl.lit(self.n_events, dtype=pl.Int64).alias("n_events"),
-            pl.lit(self.glm.n_clusters, dtype=pl.Int64).alias("n_clusters"),
         )
-        if fixed_effects:
-            return df
-        return df.filter(pl.col("term").is_in(list(self.model.dense_names)))
 
-    @property
-    def summary(self) -> str:
-        """A plain-text table of the regressors (not the duration or stratum terms)."""
+    def tidy(
+        self,
+        level: float | None = None,
+        *,
+        exponentiate: bool = False,
+        fixed_effects: bool = False,
+    ) -> pl.DataFrame:
+        """One row per regressor (the protocol's columns, then n_person_periods, n_persons,
+        n_events, n_clusters); duration and stratum terms only with ``fixed_effects``."""
+        out = super().tidy(level, exponentiate=exponentiate)
+        if fixed_effects:
+            return out
+        return out.filter(pl.col("term").is_in(list(self.model.dense_names)))
+
+    def _glance(self) -> dict[str, object]:
         g = self.glm
-        head = [
-            f"Discrete-time hazard, {g.link} link, duration: {self.grid.spec.kind} "
-            f"({self.grid.n_groups} groups), stratum effects: {self.model.stratum or 'none'}",
-            f"person-periods {self.n_person_periods}, persons {self.n_persons}, "
-            f"events {self.n_events}, clusters {g.n_clusters}, cov {g.cov_type}"
-            + (f" (correction {g.correction:.4f})" if g.cov_type == "CRV1" else ""),
-            f"log likelihood {g.log_likelihood:.3f}, cells {g.n_rows}, iterations {g.iterations}",
-            *(f"note: {m}" for m in self.grid.merges),
-        ]
-        ratio = RATIO[g.link]
-        lines = [f"{'term':<24}{'estimate':>10}{'std.err':>10}{'p':>8}{ratio:>14}{'95% CI':>18}"]
-        for r in self.tidy().iter_rows(named=True):
-            ci = f"[{r[f'{ratio}_low']:.3f}, {r[f'{ratio}_high']:.3f}]"
-            lines.append(
-                f"{r['term']:<24}{r['estimate']:>10.4f}{r['std_error']:>10.4f}"
-                f"{r['p_value']:>8.3f}{r[ratio]:>14.3f}{ci:>18}"
-            )
-        return "\n".join(head + lines)
+        return {
+            "n_obs": self.n_person_periods,
+            "n_clusters": g.n_clusters,
+            "vcov_type": f"CRV1 ({self.model.cluster})" if g.cov_type == "CRV1" else g.cov_type,
+            "df": None,
+            "log_likelihood": g.log_likelihood,
+            "link": g.link,
+            "duration": f"{self.grid.spec.kind} ({self.grid.n_groups} groups)",
+            "fixed_effects": self.model.stratum,
+            "n_persons": self.n_persons,
+            "n_events": self.n_events,
+            "n_cells": g.n_rows,
+            "iterations": g.iterations,
+            "converged": True,
+        }
+
+    def _notes(self) -> tuple[str, ...]:
+        corr = (
+            (f"CRV1 small-sample factor {self.glm.correction:.4f}",)
+            if self.glm.cov_type == "CRV1"
+            else ()
+        )
+        return (*corr, *self.grid.merges)
 
     def hazard_matrix(
         self,

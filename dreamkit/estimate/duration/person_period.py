@@ -21,6 +21,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from dreamkit.errors import ColumnNotFoundError, EmptyInputError, EstimationError, InputError
+from dreamkit.frames import accepts_pandas
 
 
 def require_columns(df: pl.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -103,6 +104,7 @@ def _exit_type_columns(
     return out
 
 
+@accepts_pandas("durations")
 def expand_person_periods(
     durations: pl.DataFrame,
     *,
@@ -144,6 +146,7 @@ def expand_person_periods(
     return out.with_columns(cols) if keep else pl.DataFrame(cols)
 
 
+@accepts_pandas("spells")
 def expand_spells(
     spells: pl.DataFrame,
     *,

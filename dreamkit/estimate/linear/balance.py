@@ -42,6 +42,7 @@ from dreamkit.errors import EstimationError, InputError
 from dreamkit.estimate.linear.design_matrix import Missing, codes_of, prepare_sample
 from dreamkit.estimate.linear.fwl import demean, fit_fwl
 from dreamkit.estimate.results import EstimateResult, fit_rows
+from dreamkit.frames import accepts_pandas
 
 SampleSpec = pl.Expr | pl.Series
 
@@ -71,6 +72,7 @@ def study_samples(
     }
 
 
+@accepts_pandas("data")
 def balance(
     data: pl.DataFrame,
     variables: Sequence[str],

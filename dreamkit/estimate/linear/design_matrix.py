@@ -90,9 +90,14 @@ def handle_missing(
     if missing not in ("raise", "drop"):
         raise InputError(f"missing must be 'raise' or 'drop'; got {missing!r}.")
     cols = list(dict.fromkeys(cols))
-    exprs = [_is_missing(data, c).sum().alias(c) for c in cols]
-    counts = data.select(exprs).row(0, named=True) if cols else {}
-    bad = {c: int(v) for c, v in counts.items() if v}
+    schema = data.schema
+    if not cols:
+        return data, 0, None
+    nulls = data.select(cols).null_count().row(0, named=True)  # null counts are metadata
+    floats = [c for c in cols if schema[c].is_float()]
+    nans = data.select(pl.col(floats).is_nan().sum()).row(0, named=True) if floats else {}
+    bad = {c: int(nulls[c]) + int(nans.get(c, 0)) for c in cols}
+    bad = {c: v for c, v in bad.items() if v}
     if not bad:
         return data, 0, None
     listing = ", ".join(f"{c!r} ({v})" for c, v in bad.items())
@@ -101,7 +106,7 @@ def handle_missing(
             f"missing values in column(s) {listing}; fill them in, or pass missing='drop' for "
             "listwise deletion (the number of dropped rows and the reason are recorded)."
         )
-    keep = ~pl.any_horizontal([_is_missing(data, c) for c in bad])
+    keep = ~pl.any_horizontal([_is_missing(schema, c) for c in bad])
     kept = data.filter(keep)
     return kept, data.height - kept.height, f"listwise deletion: missing values in {listing}"
 
@@ -121,9 +126,9 @@ def _refuse_infinite(data: pl.DataFrame, cols: Sequence[str]) -> None:
         )
 
 
-def _is_missing(data: pl.DataFrame, col: str) -> pl.Expr:
+def _is_missing(schema: pl.Schema, col: str) -> pl.Expr:
     expr = pl.col(col).is_null()
-    if data.schema[col].is_float():
+    if schema[col].is_float():
         expr = expr | pl.col(col).is_nan()
     return expr
 
@@ -136,7 +141,8 @@ def codes_of(values: pl.Series) -> tuple[NDArray[np.intp], int]:
 
 def as_float_matrix(data: pl.DataFrame, cols: Sequence[str], role: str) -> NDArray[np.float64]:
     """Columns as an (n, p) float64 Fortran array; non-numeric columns are an error."""
-    bad = [c for c in cols if not (data.schema[c].is_numeric() or data.schema[c] == pl.Boolean)]
+    schema = data.schema
+    bad = [c for c in cols if not (schema[c].is_numeric() or schema[c] == pl.Boolean)]
     if bad:
         raise InputError(
             f"{role} column(s) {bad} are not numeric; recode them as numbers (0/1 dummies for "

@@ -42,6 +42,7 @@ from dreamkit.estimate.linear.contrast_inference import (
 )
 from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.results import EstimateResult, contrast_row, fit_rows
+from dreamkit.frames import accepts_pandas
 from dreamkit.inference.wild_bootstrap import PType, WeightType
 
 LOW_MINUS_HIGH = (1.0, -1.0)
@@ -116,6 +117,7 @@ class GridResult(EstimateResult):
         return [(self.cell_design(c), [({"cutoff": c}, LOW_MINUS_HIGH)]) for c in self.cutoffs]
 
 
+@accepts_pandas("data")
 def selfefficacy_grid(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],

@@ -35,6 +35,7 @@ from dreamkit.estimate.linear.contrast_inference import (
 from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample, sample_controls
 from dreamkit.estimate.linear.fwl import FWLFit, fit_fwl
 from dreamkit.estimate.results import EstimateResult, fit_rows
+from dreamkit.frames import accepts_pandas
 from dreamkit.inference.wild_bootstrap import WeightType
 
 
@@ -162,6 +163,7 @@ class PathResult(EstimateResult):
         return pf.feols(fml, data=s.frame.to_pandas(), vcov=vcov, ssc=pf.ssc(k_fixef="full"))
 
 
+@accepts_pandas("data")
 def effect_path(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -214,6 +216,7 @@ def effect_path(
         n_dropped=sample.n_dropped,
         drop_reason=sample.drop_reason,
         fits={"path": fit},
+        fixed_effects=stratum,
         fit=fit,
         sample=sample,
         stratum=stratum,

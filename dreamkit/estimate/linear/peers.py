@@ -41,6 +41,7 @@ from dreamkit.estimate.linear.contrast_inference import (
 )
 from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample
 from dreamkit.estimate.results import EstimateResult, fit_rows
+from dreamkit.frames import accepts_pandas
 from dreamkit.inference.wild_bootstrap import PType, WeightType
 
 CELLS = (
@@ -147,6 +148,7 @@ class PeerResult(EstimateResult):
         ]
 
 
+@accepts_pandas("data")
 def peer_effects(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],

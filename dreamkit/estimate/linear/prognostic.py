@@ -34,6 +34,8 @@ from numpy.typing import ArrayLike, NDArray
 from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError, InputError
 from dreamkit.estimate.linear.design_matrix import require_columns, resolve_outcomes
+from dreamkit.estimate.results import Result
+from dreamkit.frames import accepts_pandas
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,55 @@ def tobit(y: ArrayLike, x: ArrayLike, *, lower: float = 0.0, upper: float = 1.0)
     return TobitFit(res.x, cov, ll, len(yv), n_lower, n_upper, converged)
 
 
+@dataclass(frozen=True, repr=False)
+class PrognosticResult(Result):
+    """The Tobit screen of :func:`prognostic_selection` in the result protocol.
+
+    :attr:`table` is the ranking (one row per outcome and variable). ``tidy()``: term = the
+    variable, family column ``outcome``, the Tobit slope with its normal Wald test and
+    interval, then sigma, log-likelihood, LR statistic and p-value, counts, rank and note.
+    :attr:`vcov`: the squared standard errors on the diagonal; every row is a separate fit, so
+    covariances between rows are NaN (not estimated).
+    """
+
+    table: pl.DataFrame
+
+    family_columns = ("outcome",)
+
+    @property
+    def model_name(self) -> str:
+        return "Prognostic selection (Tobit on controls, censored at the bounds)"
+
+    def _coefficients(self) -> pl.DataFrame:
+        t = self.table
+        return t.select(
+            pl.col("variable").alias("term"),
+            "outcome",
+            "estimate",
+            "std_error",
+            pl.lit(float("inf")).alias("df"),
+            pl.exclude("variable", "outcome", "estimate", "std_error", "z", "p_value"),
+        )
+
+    def _glance(self) -> dict[str, object]:
+        return {
+            "n_obs": int(self.table["n_obs"].to_numpy().max(initial=0)),
+            "n_clusters": None,
+            "vcov_type": "iid (Tobit ML)",
+            "df": None,
+            "log_likelihood": None,
+            "n_fits": self.table.height,
+        }
+
+    @property
+    def vcov(self) -> NDArray[np.float64]:
+        se = self.table["std_error"].to_numpy().astype(np.float64)
+        v = np.full((se.size, se.size), np.nan)
+        np.fill_diagonal(v, se**2)
+        return v
+
+
+@accepts_pandas("data")
 def prognostic_selection(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -167,7 +218,7 @@ def prognostic_selection(
     treated: str = C.TREATED,
     lower: float = 0.0,
     upper: float = 1.0,
-) -> pl.DataFrame:
+) -> PrognosticResult:
     """Tobit of each control-group outcome on each variable (with a constant), ranked.
 
     Rows with a missing value of the variable (or outcome) are left out of that regression and
@@ -235,6 +286,8 @@ def prognostic_selection(
     }
     table = pl.DataFrame(rows, schema=schema)
     rank = pl.col("lr_stat").rank("ordinal", descending=True).over("outcome").cast(pl.Int64)
-    return table.with_columns(rank.alias("rank")).select(
-        *[c for c in schema if c != "note"], "rank", "note"
+    return PrognosticResult(
+        table.with_columns(rank.alias("rank")).select(
+            *[c for c in schema if c != "note"], "rank", "note"
+        )
     )

@@ -45,6 +45,7 @@ from dreamkit.estimate.linear.design_matrix import (
     codes_of,
     dummies,
     handle_missing,
+    outcome_weeks,
     prepare_sample,
     require_columns,
     resolve_outcomes,
@@ -53,6 +54,7 @@ from dreamkit.estimate.linear.design_matrix import (
 from dreamkit.estimate.linear.fwl import fit_fwl
 from dreamkit.estimate.linear.itt import PathResult, effect_path, fit_sample
 from dreamkit.estimate.results import EstimateResult, fit_rows
+from dreamkit.frames import accepts_pandas
 from dreamkit.inference import (
     WildBootstrapResult,
     control_basis,
@@ -177,6 +179,7 @@ class _JointStatistic:
         return np.hstack([stat(allocations[:, pos]) for pos, stat in self._parts])
 
 
+@accepts_pandas("data")
 def no_covariates(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -203,6 +206,7 @@ def no_covariates(
     )
 
 
+@accepts_pandas("data")
 def stratum_interacted(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -252,6 +256,7 @@ def stratum_interacted(
         [treated] * d.shape[1],
         sample.outcomes,
         np.tile(sample.y[control].mean(axis=0), (d.shape[1], 1)),
+        extra={"week": list(sample.weeks) * d.shape[1]},
     )
     return EstimateResult(
         model="(6) stratum-interacted (Imbens-Rubin)",
@@ -263,9 +268,11 @@ def stratum_interacted(
         n_dropped=sample.n_dropped,
         drop_reason=sample.drop_reason,
         fits={"interacted": fit},
+        fixed_effects=stratum,
     )
 
 
+@accepts_pandas("data")
 def group_level(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -317,7 +324,14 @@ def group_level(
         control_names=(*(f"share of stratum {k}" for k in range(1, len(strata))), *covariates),
     )
     means = y[d == 0].mean(axis=0)[None, :]
-    table = fit_rows(fit, level, ["treated share"], names, means, extra={"n_persons": frame.height})
+    table = fit_rows(
+        fit,
+        level,
+        ["treated share"],
+        names,
+        means,
+        extra={"week": list(outcome_weeks(names)), "n_persons": frame.height},
+    )
     return EstimateResult(
         model="(7) team x arm group level",
         table=table,
@@ -331,6 +345,7 @@ def group_level(
     )
 
 
+@accepts_pandas("data")
 def subgroups(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],
@@ -438,6 +453,7 @@ def subgroups(
     )
 
 
+@accepts_pandas("data")
 def waiting_time_split(
     data: pl.DataFrame,
     outcomes: str | Sequence[str],

@@ -14,41 +14,17 @@ from dreamkit.design import columns as C
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.html import Section
+from dreamkit.report.plan import SELF_EFFICACY, WAITING_TIME, baseline_variables
 from dreamkit.report.tables import Table, fmt_effect
 
 NAME = "balance"
-_DESIGN = {
-    C.PERSON,
-    C.STRATUM,
-    C.CLUSTER,
-    C.TREATED,
-    C.ALLOCATION_DATE,
-    C.TEAM_LAST_ALLOCATION,
-    C.ALLOCATION_WEEK,
-}
+_PAIRS = (("short wait", "long wait"), ("low SE", "high SE"))
 
 
 def balance_variables(ctx: ReportContext) -> list[str]:
-    """Configured balance variables, or every numeric baseline column: the trial table's
-    numeric columns and the pre-allocation window shares, leaving out design columns and exact
-    linear combinations of other variables (the UW-SES items beside their total, the share
-    over all P weeks beside its windows), which would make the joint test unidentified."""
-    if ctx.config.covariates.balance:
-        return list(ctx.config.covariates.balance)
-    p = ctx.config.outcomes.pre_weeks
-    design = _DESIGN | {ctx.config.design.stratum, ctx.config.design.cluster}
-    excluded = design | set(C.UWSES_ITEMS) | {f"pre_emp_{p}_1", f"pre_sick_{p}_1"}
-    trial_cols = [
-        c
-        for c, dtype in ctx.randomised.schema.items()
-        if c not in excluded and dtype.is_numeric() and c in ctx.persons.columns
-    ]
-    pre = [
-        c
-        for c in ctx.persons.columns
-        if c.startswith(("pre_emp_", "pre_sick_")) and c not in excluded and c[-1].isdigit()
-    ]
-    return trial_cols + [c for c in pre if c not in trial_cols]
+    """Configured balance variables, or every numeric baseline column
+    (:func:`dreamkit.report.plan.baseline_variables`)."""
+    return baseline_variables(ctx.persons, ctx.randomised, ctx.config)
 
 
 def balance_section(ctx: ReportContext) -> Section:
@@ -59,6 +35,15 @@ def balance_section(ctx: ReportContext) -> Section:
     samples = study_samples(
         short_wait_days=cfg.design.short_wait_days, se_cutoff=cfg.self_efficacy.cutoff
     )
+    left_out = ctx.left_out(NAME, WAITING_TIME) + ctx.left_out(NAME, SELF_EFFICACY)
+    for part, pair in zip((WAITING_TIME, SELF_EFFICACY), _PAIRS, strict=True):
+        if not ctx.runs.has(part):
+            samples = {k: v for k, v in samples.items() if k not in pair}
+        elif reason := _pair_problem(ctx, [samples[k] for k in pair]):
+            samples = {k: v for k, v in samples.items() if k not in pair}
+            sentence = f"Without the {part}: {reason}"
+            ctx.skipped[f"{NAME}: {part}"] = sentence
+            left_out.append(sentence)
     variables = balance_variables(ctx)
     result = balance(
         ctx.persons,
@@ -78,7 +63,7 @@ def balance_section(ctx: ReportContext) -> Section:
         sizes[name] = (members.height - n1, n1)
         publishable[name] = ctx.arms_ok(members, NAME, f"sample {name}")
     counts_shown = _complementary(ctx, publishable, list(samples))
-    table = result.table
+    table = result.tidy()
     rows: list[list[object]] = [
         [
             "persons (control / course)",
@@ -143,11 +128,27 @@ def balance_section(ctx: ReportContext) -> Section:
         "balance",
         "Balance",
         [
-            "Model (B): x_i = a T_i + sum_k b_k M_ik + e_i for each baseline variable x, in all, "
-            "short-wait, long-wait, low and high self-efficacy samples."
+            "Model (B): x_i = a T_i + sum_k b_k M_ik + e_i for each baseline variable x, in the "
+            f"samples {', '.join(samples)}.",
+            *left_out,
         ],
         [main, joint],
     )
+
+
+def _pair_problem(ctx: ReportContext, specs: list[pl.Expr | pl.Series]) -> str | None:
+    """Why a pair of samples cannot be estimated (undefined for some persons, or an empty
+    arm), or ``None``."""
+    for spec in specs:
+        member = (
+            ctx.persons.select(spec.alias("_in")).to_series() if isinstance(spec, pl.Expr) else spec
+        )
+        if member.null_count():
+            return "its samples are undefined for persons with a missing value."
+        arms = ctx.persons.filter(member)[C.TREATED]
+        if arms.n_unique() < 2:
+            return "one of its samples has no person in an arm."
+    return None
 
 
 def _joint_cells(row: dict[str, object], count_shown: bool) -> list[object]:
@@ -162,7 +163,7 @@ def _complementary(
     each split "all", so when one sample of a pair is suppressed, "all" minus the other would
     give its (small) arm sizes, and the other's counts are suppressed too."""
     shown = dict(publishable)
-    for pair in (names[1:3], names[3:5]):
+    for pair in [list(p) for p in _PAIRS if all(s in names for s in p)]:
         hidden = ctx.log.hide_partition(
             NAME, [f"persons, sample {s}" for s in pair], [not shown[s] for s in pair], True
         )

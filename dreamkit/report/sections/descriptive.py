@@ -18,29 +18,35 @@ from dreamkit.design import columns as C
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.html import Section
+from dreamkit.report.plan import SELF_EFFICACY, WAITING_TIME
 from dreamkit.report.tables import Table
 
 NAME = "descriptive"
 
 
 def groups(ctx: ReportContext) -> dict[str, pl.Expr]:
-    """The descriptive groups as boolean expressions over the person table."""
+    """The descriptive groups as boolean expressions over the person table: "all", then pairs
+    (the arms; waiting time and self-efficacy where the trial has them)."""
     d = ctx.config.design.short_wait_days
     c = ctx.config.self_efficacy.cutoff
-    return {
+    out = {
         "all": pl.lit(True),
         "course": pl.col(C.TREATED) == 1,
         "control": pl.col(C.TREATED) == 0,
-        f"wait < {d} days": pl.col(C.WAITING_DAYS) < d,
-        f"wait >= {d} days": pl.col(C.WAITING_DAYS) >= d,
-        f"UW-SES 0-{c}": pl.col(C.UWSES) <= c,
-        f"UW-SES {c + 1}-24": pl.col(C.UWSES) > c,
     }
+    if ctx.runs.has(WAITING_TIME):
+        out[f"wait < {d} days"] = pl.col(C.WAITING_DAYS) < d
+        out[f"wait >= {d} days"] = pl.col(C.WAITING_DAYS) >= d
+    if ctx.runs.has(SELF_EFFICACY):
+        out[f"UW-SES 0-{c}"] = pl.col(C.UWSES) <= c
+        out[f"UW-SES {c + 1}-24"] = pl.col(C.UWSES) > c
+    return out
 
 
 def descriptive_variables(ctx: ReportContext) -> list[str]:
     """UW-SES, waiting time, the prognostic covariates, the subgroup indicators, the
-    pre-allocation shares over all P weeks and both share outcomes at week W."""
+    pre-allocation shares over all P weeks and both share outcomes at week W (those the person
+    table has, as numbers)."""
     cfg = ctx.config
     p, w = cfg.outcomes.pre_weeks, cfg.outcomes.weeks
     wanted = [
@@ -57,7 +63,11 @@ def descriptive_variables(ctx: ReportContext) -> list[str]:
         "dur_sick",
         "event_sick",
     ]
-    return [c for c in dict.fromkeys(wanted) if c in ctx.persons.columns]
+    return [
+        c
+        for c in dict.fromkeys(wanted)
+        if c in ctx.persons.columns and ctx.persons[c].dtype.is_numeric()
+    ]
 
 
 def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
@@ -71,7 +81,7 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
     group_exprs = groups(ctx)
     frames = {name: ctx.persons.filter(expr.fill_null(False)) for name, expr in group_exprs.items()}
     names = list(frames)
-    pairs = [names[1:3], names[3:5], names[5:7]]
+    pairs = [names[i : i + 2] for i in range(1, len(names), 2)]
     sizes = {g: f.height for g, f in frames.items()}
     shown: dict[str, object] = {
         g: ctx.log.count(NAME, f"persons, {g}", n) for g, n in sizes.items()
@@ -107,11 +117,23 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
         "descriptive",
         "Descriptive statistics",
         [
-            "Means of the baseline variables and of the outcomes at the end of follow-up, by arm, "
-            "waiting time and baseline self-efficacy."
+            "Means of the baseline variables and of the outcomes at the end of follow-up, by "
+            + _by(ctx)
+            + ".",
+            *ctx.left_out(NAME, WAITING_TIME),
+            *ctx.left_out(NAME, SELF_EFFICACY),
         ],
         [table],
     )
+
+
+def _by(ctx: ReportContext) -> str:
+    parts = ["arm"]
+    if ctx.runs.has(WAITING_TIME):
+        parts.append("waiting time")
+    if ctx.runs.has(SELF_EFFICACY):
+        parts.append("baseline self-efficacy")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
 def _complement(

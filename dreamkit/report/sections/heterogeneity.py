@@ -113,7 +113,7 @@ def selfefficacy_section(ctx: ReportContext) -> Section:
     ctx.results["selfefficacy"] = results
     table = pl.concat([r.tidy() for r in results.values()], how="vertical_relaxed")
     few_cluster = _grid_few_cluster(ctx, sorted(results))
-    n_obs = next(iter(results.values())).n_obs
+    n_obs = int(next(iter(results.values())).glance()["n_obs"][0])
     fig, axes = new_figure(ncols=2)
     for ax, (prefix, label), outcome in zip(axes, LABELS.items(), end_outcomes(ctx), strict=True):
         rows: list[list[object]] = []
@@ -290,7 +290,7 @@ def peers_section(ctx: ReportContext) -> Section:
             ],
             rows,
             notes=[
-                ctx.n_note(result.n_obs),
+                ctx.n_note(int(result.glance()["n_obs"][0])),
                 _few_cluster_note(ctx),
                 f"Peers low: leave-one-out share of team-mates with UW-SES 0-"
                 f"{cfg.peers.peer_cutoff} above the median over teams ({threshold:.3f}).",

@@ -54,9 +54,12 @@ def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     inf = cfg.inference
     out: dict[str, PathInference] = {}
     for prefix in OUTCOMES:
+        weeks = varying_weeks(ctx, prefix)
+        if not weeks:
+            continue
         path = effect_path(
             ctx.persons,
-            f"{prefix}_share_",
+            [f"{prefix}_share_{w}" for w in weeks],
             list(cfg.covariates.prognostic),
             stratum=cfg.design.stratum,
             cluster=cfg.design.cluster,
@@ -70,6 +73,54 @@ def fit_paths(ctx: ReportContext) -> dict[str, PathInference]:
     return out
 
 
+def varying_weeks(ctx: ReportContext, prefix: str) -> list[int]:
+    """Weeks w = 1..W whose share ``{prefix}_share_w`` differs between analysed persons.
+
+    In a week where it does not (e.g. week 1 employment when everyone is on sick leave at
+    allocation) tau_w = 0 with standard error 0 by construction: no band, bootstrap or
+    randomisation p-value is defined there, so the path covers the other weeks."""
+    w = ctx.config.outcomes.weeks
+    columns = [f"{prefix}_share_{k}" for k in range(1, w + 1)]
+    spread = ctx.persons.select(
+        [(pl.col(c).max() - pl.col(c).min()).alias(c) for c in columns]
+    ).row(0)
+    return [k for k, d in zip(range(1, w + 1), spread, strict=True) if d is not None and d > 0]
+
+
+def constant_outcome(ctx: ReportContext, prefix: str) -> str | None:
+    """The sentence saying which weeks of an outcome have no effect (the share is the same for
+    every analysed person), or ``None`` when every week varies."""
+    w = ctx.config.outcomes.weeks
+    weeks = varying_weeks(ctx, prefix)
+    if not weeks:
+        return (
+            f"The share of weeks in {OUTCOMES[prefix]} is the same for every analysed person in "
+            f"weeks 1..{w}: no effect path (check the code map's set and the employment data)."
+        )
+    if len(weeks) < w:
+        fixed = sorted(set(range(1, w + 1)) - set(weeks))
+        return (
+            f"The share of weeks in {OUTCOMES[prefix]} is the same for every analysed person in "
+            f"week(s) {_ranges(fixed)}, so tau_w = 0 there by construction; its path, band and "
+            "p-values cover the other weeks."
+        )
+    return None
+
+
+def _ranges(weeks: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    parts: list[str] = []
+    start = prev = weeks[0]
+    for w in [*weeks[1:], None]:
+        if w is not None and w == prev + 1:
+            prev = w
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else f"{start}")
+        if w is not None:
+            start = prev = w
+    return ", ".join(parts)
+
+
 def arms_publishable(ctx: ReportContext, name: str) -> bool:
     """Both arms of the analysed sample have at least k persons."""
     return ctx.arms_ok(ctx.persons, name, "arms of the analysed sample")
@@ -78,13 +129,20 @@ def arms_publishable(ctx: ReportContext, name: str) -> bool:
 def paths_section(ctx: ReportContext) -> Section:
     """Effect-path tables (selected weeks; every week in CSV) and the two-panel figure."""
     paths = fit_paths(ctx)
-    ctx.results["paths"] = paths
     level = ctx.config.inference.level
+    if not paths:
+        sentences = [constant_outcome(ctx, p) or "" for p in OUTCOMES]
+        return ctx.skip("effect-paths", "Effect paths", "Not estimable: " + " ".join(sentences))
+    ctx.results["paths"] = paths
     if not arms_publishable(ctx, "effect_paths"):
         return Section("effect-paths", "Effect paths", ["Suppressed: an arm is too small."])
     items: list[Any] = []
-    fig, axes = new_figure(ncols=2)
-    for ax, (prefix, label) in zip(axes, OUTCOMES.items(), strict=True):
+    missing = [s for s in (constant_outcome(ctx, p) for p in OUTCOMES) if s is not None]
+    if missing:
+        ctx.skipped["effect-paths: weeks"] = " ".join(missing)
+    fig, axes = new_figure(ncols=len(paths))
+    labels = [(p, label) for p, label in OUTCOMES.items() if p in paths]
+    for ax, (prefix, label) in zip(axes, labels, strict=True):
         res = paths[prefix]
         frame = path_frame(res)
         keep = control_means_shown(ctx, prefix, frame["week"].to_numpy())
@@ -101,7 +159,7 @@ def paths_section(ctx: ReportContext) -> Section:
                     list(shown.columns),
                     [[SUPPRESSED if v is None else v for v in r] for r in shown.iter_rows()],
                     notes=[
-                        ctx.n_note(res.path.n_obs),
+                        ctx.n_note(int(res.path.glance()["n_obs"][0])),
                         f"Covariates: {', '.join(ctx.config.covariates.prognostic)}. "
                         f"Pointwise {level:.0%} CI from CRV1; simultaneous {level:.0%} band "
                         f"(plug-in sup-t, critical value {res.band.critical_value:.3f}). "
@@ -116,7 +174,7 @@ def paths_section(ctx: ReportContext) -> Section:
         )
         draw_path(
             ax,
-            res.path.weeks,
+            frame["week"].to_numpy(),
             res.band.estimate,
             (res.band.pointwise_lower, res.band.pointwise_upper),
             (res.band.lower, res.band.upper),
@@ -137,7 +195,8 @@ def paths_section(ctx: ReportContext) -> Section:
             "Model (2): Y_iw = tau_w T_i + sum_k b_kw M_ik + X_i'd_w + e_iw for w = 1.."
             f"{ctx.config.outcomes.weeks}, standard errors clustered by "
             f"{ctx.config.design.cluster}. Pointwise bands invite reading noise as effects; "
-            "the simultaneous band covers the whole path with the stated probability."
+            "the simultaneous band covers the whole path with the stated probability.",
+            *missing,
         ],
         items,
     )
@@ -157,7 +216,7 @@ def control_means_shown(ctx: ReportContext, prefix: str, weeks: np.ndarray) -> n
     )
     cumulative = np.rint(shares * weeks[None, :]).sum(axis=0)  # person-weeks in the state
     in_state = np.diff(np.r_[0.0, cumulative])
-    out_state = controls.height - in_state
+    out_state = controls.height * np.diff(np.r_[0, weeks]) - in_state
     keep = np.zeros(weeks.size, dtype=bool)
     last = -1
 
@@ -195,7 +254,7 @@ def path_frame(res: PathInference) -> pl.DataFrame:
     tidy = res.path.tidy()
     return pl.DataFrame(
         {
-            "week": np.asarray(res.path.weeks, dtype=np.int64),
+            "week": tidy["week"].cast(pl.Int64).to_numpy(),
             "estimate": tidy["estimate"].to_numpy(),
             "std_error": tidy["std_error"].to_numpy(),
             "conf_low": tidy["conf_low"].to_numpy(),

@@ -9,8 +9,11 @@ the limits below k are suppressed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
+from dreamkit.errors import EstimationError
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.html import Section
@@ -23,10 +26,8 @@ TOP = 10
 
 def prognostic_section(ctx: ReportContext) -> Section:
     """Top-ranked prognostic variables per outcome (control group, Tobit)."""
-    from dreamkit.estimate.linear.prognostic import prognostic_selection
-
     used = set(ctx.config.covariates.prognostic)
-    ranking = prognostic_selection(ctx.persons, end_outcomes(ctx), balance_variables(ctx))
+    ranking, refused = _rankings(ctx, balance_variables(ctx))
     ctx.results["prognostic"] = ranking
     rows: list[list[object]] = []
     shown = ranking.filter(pl.col("rank") <= TOP).sort("outcome", "rank")
@@ -70,7 +71,8 @@ def prognostic_section(ctx: ReportContext) -> Section:
             notes=[
                 f"N = {n_controls} control persons in {ctx.n_clusters} "
                 f"{ctx.config.design.cluster}s; model-based (not clustered) standard errors; "
-                "ranked by the likelihood-ratio statistic against the constant-only Tobit."
+                "ranked by the likelihood-ratio statistic against the constant-only Tobit.",
+                *refused,
             ],
         )
     )
@@ -83,6 +85,53 @@ def prognostic_section(ctx: ReportContext) -> Section:
         ],
         [table],
     )
+
+
+def _ranking(result: Any) -> pl.DataFrame:
+    """A prognostic result's tidy rows in the ranking's names (variable, z)."""
+    return result.tidy().rename({"term": "variable", "statistic": "z"})
+
+
+def _rankings(ctx: ReportContext, variables: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """The Tobit ranking per outcome. An outcome at one value for every control (no Tobit is
+    identified) is left out with a sentence; when a single variable's Tobit fails, the others
+    are fitted one at a time and ranked without it. Nothing stops the other outcome."""
+    from dreamkit.estimate.linear.prognostic import prognostic_selection
+
+    frames: list[pl.DataFrame] = []
+    refused: list[str] = []
+    for outcome in end_outcomes(ctx):
+        label = LABELS[outcome.split("_share_")[0]]
+        if _one_limit(ctx, outcome):
+            refused.append(
+                f"{label}: not estimable: every control has the same share at week "
+                f"{ctx.config.outcomes.weeks}, so no variable can predict it."
+            )
+            continue
+        try:
+            frames.append(_ranking(prognostic_selection(ctx.persons, [outcome], variables)))
+        except EstimationError:
+            parts = []
+            for var in variables:
+                try:
+                    parts.append(_ranking(prognostic_selection(ctx.persons, [outcome], [var])))
+                except EstimationError as err:
+                    refused.append(f"{label}, {var}: not estimable: {err}")
+            if parts:
+                frames.append(_rerank(pl.concat(parts)))
+    if not frames:
+        raise EstimationError(" ".join(refused))
+    return pl.concat(frames), refused
+
+
+def _one_limit(ctx: ReportContext, outcome: str) -> bool:
+    values = ctx.persons.filter(pl.col("treated") == 0)[outcome].drop_nulls()
+    return values.len() == 0 or values.min() == values.max()
+
+
+def _rerank(table: pl.DataFrame) -> pl.DataFrame:
+    rank = pl.col("lr_stat").rank("ordinal", descending=True).over("outcome").cast(pl.Int64)
+    return table.with_columns(rank.alias("rank"))
 
 
 def _counts(

@@ -17,8 +17,10 @@ from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.etable import etable
 from dreamkit.report.figures import new_figure
 from dreamkit.report.html import Section
+from dreamkit.report.plan import WAITING_TIME
 from dreamkit.report.plots import draw_overlays
 from dreamkit.report.sections.heterogeneity import LABELS, end_outcomes
 from dreamkit.report.sections.paths import arms_publishable
@@ -30,33 +32,40 @@ def robustness_section(ctx: ReportContext) -> Section:
     from dreamkit.estimate.linear.robustness import group_level, no_covariates, stratum_interacted
 
     cfg = ctx.config
-    if "paths" not in ctx.results or not arms_publishable(ctx, "robustness"):
+    if "paths" not in ctx.results:
+        return ctx.skip(
+            "robustness", "Robustness", "Skipped: the main effect paths (2) were not estimated."
+        )
+    if not arms_publishable(ctx, "robustness"):
         return Section("robustness", "Robustness", ["Suppressed: an arm is too small."])
     kwargs: dict[str, Any] = {"stratum": cfg.design.stratum, "cluster": cfg.design.cluster}
     cov = list(cfg.covariates.prognostic)
-    fig, axes = new_figure(ncols=2)
+    prefixes = [p for p in LABELS if p in ctx.results["paths"]]
+    fig, axes = new_figure(ncols=len(prefixes))
     rows: list[list[object]] = []
     fits: dict[str, Any] = {}
-    for ax, prefix in zip(axes, LABELS, strict=True):
-        outcome = f"{prefix}_share_"
+    side_by_side: list[tuple[str, list[Any], list[str]]] = []
+    for ax, prefix in zip(axes, prefixes, strict=True):
         main = ctx.results["paths"][prefix]
-        models = {
-            "(5) no covariates": no_covariates(ctx.persons, outcome, **kwargs).tidy(),
-            "(6) stratum-interacted": stratum_interacted(
-                ctx.persons, outcome, cov, **kwargs
-            ).tidy(),
-            "(7) team x arm groups": group_level(ctx.persons, outcome, cov, **kwargs).tidy(),
+        outcome = main.path.tidy()["outcome"].to_list()  # the weeks of the main path
+        results = {
+            "(5) no covariates": no_covariates(ctx.persons, outcome, **kwargs),
+            "(6) stratum-interacted": stratum_interacted(ctx.persons, outcome, cov, **kwargs),
+            "(7) team x arm groups": group_level(ctx.persons, outcome, cov, **kwargs),
         }
+        models = {label: res.tidy() for label, res in results.items()}
         fits[prefix] = models
+        side_by_side.append((prefix, [main.path, *results.values()], ["(2) main", *results]))
         draw_overlays(
             ax,
-            main.path.weeks,
+            main.path.tidy()["week"].to_numpy(),
             main.band.estimate,
             (main.band.pointwise_lower, main.band.pointwise_upper),
             {label: frame["estimate"].to_numpy() for label, frame in models.items()},
             title=f"{LABELS[prefix].capitalize()}: robustness",
         )
-        week = main.path.tidy().filter(pl.col("week") == cfg.outcomes.weeks).row(0, named=True)
+        path = main.path.tidy()
+        week = path.row(path.height - 1, named=True)  # week W (the last week with variation)
         rows.append(_row("(2) main", LABELS[prefix], week, "CRV1 by " + cfg.design.cluster))
         for label, frame in models.items():
             last = frame.row(frame.height - 1, named=True)
@@ -78,11 +87,25 @@ def robustness_section(ctx: ReportContext) -> Section:
     figure = ctx.add_figure(
         fig, "robustness", "Robustness models (5)-(7) over the main path (2) and its band."
     )
+    tables = [table]
+    for prefix, results_list, names in side_by_side:
+        week = results_list[0].tidy()["week"].max()
+        side = etable(results_list, names=names, keep=rf"\[week {week}\]$")
+        tables.append(
+            ctx.add_table(
+                Table(
+                    f"robustness_models_{prefix.rstrip('_')}",
+                    f"{LABELS[prefix].capitalize()}, week {week}: models (2), (5)-(7) side by side",
+                    side.frame.rename({"row": "term"}),
+                    (*side.notes, "Model (7) is estimated on team x arm group means."),
+                )
+            )
+        )
     return Section(
         "robustness",
         "Robustness",
         ["Models (5)-(7) drawn over the main effect path with its pointwise band."],
-        [figure, table],
+        [figure, *tables],
     )
 
 
@@ -104,8 +127,10 @@ def subgroups_section(ctx: ReportContext) -> Section:
     cfg = ctx.config
     d = cfg.design.short_wait_days
     wait_col = f"short_wait_{d}d"
-    data = ctx.persons.with_columns((pl.col(C.WAITING_DAYS) < d).cast(pl.Int8).alias(wait_col))
-    columns = [*cfg.covariates.subgroups, wait_col]
+    data, columns = ctx.persons, list(cfg.covariates.subgroups)
+    if ctx.runs.has(WAITING_TIME):
+        data = data.with_columns((pl.col(C.WAITING_DAYS) < d).cast(pl.Int8).alias(wait_col))
+        columns.append(wait_col)
     labels = {wait_col: (f"wait < {d} days", f"wait >= {d} days")}
     rows: list[list[object]] = []
     notes: list[str] = []
@@ -171,6 +196,9 @@ def subgroups_section(ctx: ReportContext) -> Section:
     return Section(
         "subgroups",
         "Subgroups",
-        ["The ITT of model (2) within subgroups; many subgroups invite chance findings."],
+        [
+            "The ITT of model (2) within subgroups; many subgroups invite chance findings.",
+            *ctx.left_out("subgroups", WAITING_TIME),
+        ],
         [table],
     )

@@ -22,6 +22,7 @@ from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.figures import Figure, new_figure
 from dreamkit.report.html import Section
+from dreamkit.report.plan import WAITING_TIME
 from dreamkit.report.plots import draw_survival
 from dreamkit.report.tables import NOT_ESTIMABLE, Table, fmt
 
@@ -43,8 +44,9 @@ def survival_section(ctx: ReportContext) -> Section:
         for w in (0, 1)
     }
     at_risk_rows: list[list[object]] = []
-    figure = _km_figure(ctx, by_arm, "kaplan_meier", "by arm", at_risk_rows)
-    figure_wait = _km_figure(ctx, by_wait, "kaplan_meier_wait", "by arm and waiting time", [])
+    figures = [_km_figure(ctx, by_arm, "kaplan_meier", "by arm", at_risk_rows)]
+    if ctx.runs.has(WAITING_TIME):
+        figures.append(_km_figure(ctx, by_wait, "kaplan_meier_wait", "by arm and waiting time", []))
     at_risk = ctx.add_table(
         Table.from_rows(
             "km_at_risk",
@@ -62,9 +64,10 @@ def survival_section(ctx: ReportContext) -> Section:
             "Kaplan-Meier curves of the two durations, and model (1): logit(lambda_it) "
             "= alpha_t + b T_i + sum_k c_k M_ik on person-weeks, alpha_t by 4-week intervals "
             "(intervals without exits merged), standard errors clustered by "
-            f"{ctx.config.design.cluster}."
+            f"{ctx.config.design.cluster}.",
+            *ctx.left_out("survival", WAITING_TIME),
         ],
-        [figure, figure_wait, at_risk, hazard],
+        [*figures, at_risk, hazard],
     )
 
 
@@ -94,9 +97,10 @@ def _km_figure(
     for ax, (key, (dur, event, title, ylabel)) in zip(axes, DURATIONS.items(), strict=True):
         km = kaplan_meier(data, duration=dur, event=event, by="_km_group")
         results[key] = km
+        tidy = km.tidy().rename({"estimate": "survival"})
         curves = []
         for i, label in enumerate(labels):
-            curve = km.curves.filter(pl.col("group").cast(pl.String) == str(i)).sort("week")
+            curve = tidy.filter(pl.col("group").cast(pl.String) == str(i)).sort("week")
             horizon = ctx.log.at_risk_horizon(curve["at_risk"].to_numpy())
             if horizon < curve.height:
                 ctx.log.record(
@@ -150,11 +154,11 @@ def _km_figure(
                 )
                 row[j] = SUPPRESSED
             at_risk_rows.append(row)
-        logrank = km.logrank or {}
+        logrank_p = km.glance()["logrank_p_value"][0]
         draw_survival(
             ax,
             curves,
-            title=f"{title} (log-rank p = {fmt(logrank.get('p_value'))})",
+            title=f"{title} (log-rank p = {fmt(logrank_p)})",
             ylabel=f"share {ylabel}",
         )
     ctx.results[name] = results
@@ -200,11 +204,10 @@ def _hazard_table(ctx: ReportContext) -> Table:
 
     cfg = ctx.config
     d = cfg.design.short_wait_days
-    samples = {
-        "all": pl.lit(True),
-        f"wait < {d} days": pl.col(C.WAITING_DAYS) < d,
-        f"wait >= {d} days": pl.col(C.WAITING_DAYS) >= d,
-    }
+    samples = {"all": pl.lit(True)}
+    if ctx.runs.has(WAITING_TIME):
+        samples[f"wait < {d} days"] = pl.col(C.WAITING_DAYS) < d
+        samples[f"wait >= {d} days"] = pl.col(C.WAITING_DAYS) >= d
     rows: list[list[object]] = []
     notes: list[str] = []
     fits: dict[str, Any] = {}
@@ -222,20 +225,22 @@ def _hazard_table(ctx: ReportContext) -> Table:
                     )
                     res = model.fit(data, duration=dur, event=event)
                     fits[f"{key}:{sample}:{link}"] = res
-                    cells.append(f"{fmt(res.coef(C.TREATED))} ({fmt(res.se(C.TREATED))})")
+                    b = res.tidy().filter(pl.col("term") == C.TREATED).row(0, named=True)
+                    cells.append(f"{fmt(b['estimate'])} ({fmt(b['std_error'])})")
             except EstimationError as err:
                 rows.append([title, sample, *[NOT_ESTIMABLE] * 6])
                 notes.append(f"{title}, {sample}: not estimable: {err}")
                 continue
-            res = fits[f"{key}:{sample}:logit"]
+            g = fits[f"{key}:{sample}:logit"].glance().row(0, named=True)
             cells += [
-                res.n_person_periods,
-                ctx.log.count("hazard", f"{title}, {sample}, events", res.n_events),
+                g["n_obs"],
+                ctx.log.count("hazard", f"{title}, {sample}, events", g["n_events"]),
                 data.height,
-                res.glm.n_clusters,
+                g["n_clusters"],
             ]
             rows.append(cells)
-    _complement_wait_rows(ctx, rows, samples)
+    if len(samples) > 1:
+        _complement_wait_rows(ctx, rows, samples)
     ctx.results["hazard"] = fits
     return ctx.add_table(
         Table.from_rows(
