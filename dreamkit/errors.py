@@ -51,6 +51,10 @@ class MissingPersonsError(InputError):
     """Persons of the trial table are absent from the register."""
 
 
+class OverlappingSpellsError(InputError):
+    """Two spells of the same person share a week (repeated-events data)."""
+
+
 class TrialDesignError(InputError):
     """The trial table violates the design (one-arm stratum, bad arm codes, ...)."""
 

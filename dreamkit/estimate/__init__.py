@@ -5,6 +5,11 @@ call returning a result with a tidy polars table. Equations: ``docs/estimators.m
 ``docs/hazard.md``.
 """
 
+from dreamkit.estimate.duration.competing import (
+    CompetingRisksHazard,
+    CompetingRisksResult,
+    aalen_johansen,
+)
 from dreamkit.estimate.duration.duration_dependence import (
     intervals,
     log_polynomial,
@@ -29,10 +34,13 @@ from dreamkit.estimate.linear.robustness import (
 from dreamkit.estimate.results import EstimateResult
 
 __all__ = [
+    "CompetingRisksHazard",
+    "CompetingRisksResult",
     "DiscreteTimeHazard",
     "EstimateResult",
     "HazardResult",
     "PathResult",
+    "aalen_johansen",
     "balance",
     "cox",
     "effect_path",

@@ -246,6 +246,7 @@ def hazard(
     duration_spec: DurationSpec | None = None,
     vcov: VcovArg = "CRV1",
     treatment: str | None = None,
+    treatment_by: DurationSpec | None = None,
 ) -> HazardResult:
     """The discrete-time hazard (model 1) from one row per person:
     ``hazard("Surv(dur_emp, event_emp) ~ treated + age + treated:long_wait | municipality",
@@ -254,7 +255,9 @@ def hazard(
     The first right-hand-side term is the treatment (or ``treatment=``); products ``a:b`` of
     two plain columns enter as interactions that follow the treatment in predictions; every
     other term is a covariate column built by formulaic. ``duration_spec`` is the baseline
-    (default 4-week intervals); ``vcov``: ``{"CRV1": col}`` or ``"iid"``.
+    (default 4-week intervals); ``treatment_by`` (e.g. ``piecewise([8, 26])``) gives the
+    treatment one effect per duration interval (``constancy_test()`` tests them equal);
+    ``vcov``: ``{"CRV1": col}`` or ``"iid"``.
     """
     frame = as_polars(data)
     parsed = parse(formula)
@@ -297,6 +300,7 @@ def hazard(
         covariates=covariates,
         interactions=tuple(interactions),
         cov_type="CRV1" if spec.kind == "CRV1" else "iid",
+        treatment_by=treatment_by,
     )
     return model.fit(frame, duration=duration, event=event)
 

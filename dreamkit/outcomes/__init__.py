@@ -7,6 +7,7 @@ for custom outcomes. Definitions and formulas: ``docs/outcomes.md``.
 
 from dreamkit.outcomes.align import UNOBSERVED, AlignedTrial, Alignment, align_trial, aligned_window
 from dreamkit.outcomes.build import Outcomes, build_outcomes
+from dreamkit.outcomes.destinations import exit_destinations
 from dreamkit.outcomes.durations import Duration, duration_to_exit, duration_to_spell
 from dreamkit.outcomes.horizons import (
     HorizonStatus,
@@ -16,6 +17,7 @@ from dreamkit.outcomes.horizons import (
     status_at_horizons,
 )
 from dreamkit.outcomes.ledger import FlowStep, SampleFlow
+from dreamkit.outcomes.recurrent import check_no_overlap, relapse_episodes, relapse_outcomes
 from dreamkit.outcomes.shares import (
     cumulative_counts,
     cumulative_shares,
@@ -42,13 +44,17 @@ __all__ = [
     "align_trial",
     "aligned_window",
     "build_outcomes",
+    "check_no_overlap",
     "cumulative_counts",
     "cumulative_shares",
     "duration_to_exit",
     "duration_to_spell",
+    "exit_destinations",
     "month_week",
     "pre_window_bounds",
     "pre_window_shares",
+    "relapse_episodes",
+    "relapse_outcomes",
     "run_lengths",
     "spell_table",
     "state_paths",

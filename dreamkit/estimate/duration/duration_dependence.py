@@ -119,7 +119,12 @@ def resolve(
     """Resolve ``spec`` on weeks 1..W given exits and at-risk counts per week (index 0 unused).
 
     Degenerate step intervals are merged (or rejected) as described in the module docstring.
+    ``events_by_week`` may have one column per exit type, shape (W+1, J) (competing risks):
+    an interval is then degenerate when it lacks exits of any type or has only exits.
     """
+    ev_2d = np.asarray(events_by_week, dtype=np.float64)
+    if ev_2d.ndim == 1:
+        ev_2d = ev_2d[:, None]
     w = len(at_risk_by_week) - 1
     weeks = np.arange(1, w + 1)
     if spec.kind == "log_polynomial":
@@ -134,19 +139,27 @@ def resolve(
         raw = np.searchsorted(np.asarray(spec.cuts), weeks, side="left")
     raw = np.unique(raw, return_inverse=True)[1]  # drop empty blocks beyond the data
     n_raw = int(raw.max()) + 1
-    ev = np.bincount(raw, weights=events_by_week[1:], minlength=n_raw)
+    ev_j = np.column_stack(
+        [np.bincount(raw, weights=ev_2d[1:, j], minlength=n_raw) for j in range(ev_2d.shape[1])]
+    )
+    ev = ev_j.sum(axis=1)
     rk = np.bincount(raw, weights=at_risk_by_week[1:], minlength=n_raw)
     first = np.array([weeks[raw == j].min() for j in range(n_raw)])
     last = np.array([weeks[raw == j].max() for j in range(n_raw)])
 
-    def degenerate(e: float, r: float) -> bool:
-        return e == 0 or e == r
+    def degenerate(members: list[int]) -> bool:
+        e = ev_j[members].sum(axis=0)
+        return bool(np.any(e == 0) or e.sum() == rk[members].sum())
 
     if not spec.merge_degenerate:
-        bad = [j for j in range(n_raw) if degenerate(ev[j], rk[j])]
+        bad = [j for j in range(n_raw) if degenerate([j])]
         if bad:
             j = bad[0]
-            what = "no exits" if ev[j] == 0 else "only exits"
+            what = (
+                "only exits"
+                if ev[j] == rk[j]
+                else ("no exits" if ev[j] == 0 else "no exits of some exit type")
+            )
             raise EstimationError(
                 f"duration interval weeks {first[j]}-{last[j]} has {what} "
                 f"({int(ev[j])} exits in {int(rk[j])} person-weeks at risk), so its baseline "
@@ -157,14 +170,15 @@ def resolve(
     pool: list[int] = []
     for j in range(n_raw):
         pool.append(j)
-        if not degenerate(ev[pool].sum(), rk[pool].sum()):
+        if not degenerate(pool):
             groups.append(pool)
             pool = []
     if pool:
         if not groups:
             raise EstimationError(
                 f"the duration outcome has {int(ev.sum())} exits in {int(rk.sum())} "
-                "person-weeks at risk: a hazard needs both exits and non-exits."
+                "person-weeks at risk: a hazard needs both exits (of every exit type) and "
+                "non-exits."
             )
         groups[-1] = groups[-1] + pool
     new_of_raw = np.empty(n_raw, dtype=np.intp)
@@ -180,8 +194,14 @@ def resolve(
             )
             merges.append(
                 f"weeks {parts} merged into one interval {labels[-1]} "
-                f"({int(ev[members].sum())} exits) because an interval lacked exits or non-exits"
+                f"({int(ev[members].sum())} exits) because an interval lacked exits (of some "
+                "exit type) or non-exits"
             )
     lut = np.concatenate([[-1], new_of_raw[raw]]).astype(np.intp)
     first_week = np.array([first[m[0]] for m in groups], dtype=np.intp)
     return DurationGrid(spec, lut, tuple(labels), first_week, tuple(merges))
+
+
+def varying_names(treatment: str, tgrid: DurationGrid) -> tuple[str, ...]:
+    """Term names of duration-varying treatment effects, e.g. ``treated[1-8]``."""
+    return tuple(f"{treatment}[{lab}]" for lab in tgrid.labels)

@@ -6,7 +6,18 @@ For person i in stratum k, week t of the spell (t = 1..d_i) and link F (logit or
 
 with ``alpha_t`` a duration-dependence specification (:mod:`.duration_dependence`; 4-week
 intervals by default, as in the study), stratum (municipality) fixed effects ``c_k`` (first
-stratum the reference), treatment ``T_i``, covariates and interactions. It is estimated by
+stratum the reference), treatment ``T_i``, covariates and interactions.
+
+**Duration-varying treatment effects.** With ``treatment_by`` (a step specification such as
+``piecewise([8, 26])``) the single ``b T_i`` is replaced by one effect per duration interval
+``m`` of that specification,
+
+    F(lambda_it) = alpha_t + sum_k c_k M_ik + sum_m b_m T_i 1{t in I_m} + x_i' d,
+
+(terms ``treated[1-8]``, ``treated[9-26]``, ...; an interval without treated exits is merged
+with its neighbour, as for the baseline). :meth:`HazardResult.constancy_test` is the Wald test
+of ``b_1 = ... = b_M`` (chi-squared with M - 1 degrees of freedom, the fit's covariance), and
+predicted survival follows the interval-specific effects. It is estimated by
 maximum likelihood on person-periods, with team-clustered CRV1 standard errors
 (:mod:`.glm`). ``exp(b)`` is an odds ratio (logit) or a hazard ratio (cloglog: the
 grouped-time proportional-hazards model).
@@ -31,13 +42,14 @@ import scipy.sparse
 import scipy.stats
 from numpy.typing import NDArray
 
-from dreamkit.errors import InputError
+from dreamkit.errors import EstimationError, InputError
 from dreamkit.estimate.duration import survival_prediction
 from dreamkit.estimate.duration.duration_dependence import (
     DurationGrid,
     DurationSpec,
     intervals,
     resolve,
+    varying_names,
 )
 from dreamkit.estimate.duration.person_period import (
     check_events_by_arm,
@@ -82,6 +94,90 @@ def _min_clusters_per_stratum(data: _Data) -> int | None:
     return int(np.bincount(pairs // data.n_clusters).min())
 
 
+def _check_control_exits(
+    grid: DurationGrid,
+    tgrid: DurationGrid,
+    ctrl_events: NDArray[np.float64],
+    ctrl_at_risk: NDArray[np.float64],
+) -> None:
+    """With ``treatment_by``, a baseline interval whose treated weeks all fall in treatment
+    intervals inside it is identified by the control rows alone: they need exits (of every
+    type) and non-exits there, else its coefficient is infinite."""
+    w = grid.lut.size - 1
+    weeks = np.arange(1, w + 1)
+    g_of, m_of = grid.lut[1:], tgrid.lut[1 : w + 1]
+    for g in range(grid.n_groups):
+        in_g = g_of == g
+        inside = all(np.all(g_of[m_of == m] == g) for m in np.unique(m_of[in_g]))
+        ev = ctrl_events[1:][in_g].sum(axis=0)
+        r = ctrl_at_risk[1:][in_g].sum()
+        if inside and (np.any(ev == 0) or ev.sum() == r):
+            lo, hi = int(weeks[in_g].min()), int(weeks[in_g].max())
+            raise EstimationError(
+                f"duration interval weeks {lo}-{hi} has {int(ev.sum())} control exits in "
+                f"{int(r)} control weeks at risk (lacking exits of some type, or non-exits), "
+                "and treatment_by gives the treated their own effects inside it, so its "
+                "baseline is not identified. Use coarser treatment_by intervals (or coarser "
+                "duration intervals)."
+            )
+
+
+def combined_lut(grid: DurationGrid, tgrid: DurationGrid | None) -> tuple[NDArray[np.int64], int]:
+    """Week -> joint (duration group, treatment interval) code ``g * n_t + m``, and ``n_t``."""
+    if tgrid is None:
+        return grid.lut.astype(np.int64), 1
+    n_t = tgrid.n_groups
+    comb = grid.lut.astype(np.int64) * n_t + tgrid.lut[: grid.lut.size].astype(np.int64)
+    comb[0] = -1
+    return comb, n_t
+
+
+def exposure_cells(
+    d: NDArray[np.int64], pattern: NDArray[np.int64], n_pat: int, comb: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Weeks at risk of every (pattern, week group) from durations, and the non-empty cells.
+
+    ``exposure[p, g] = sum_{i in p} #{t <= d_i : comb[t] = g}``: a sparse pattern x duration
+    count matrix times the cumulative indicator of the week groups."""
+    w, n_g = int(d.max()), int(comb.max()) + 1
+    onehot = np.zeros((w + 1, n_g))
+    onehot[np.arange(1, w + 1), comb[1 : w + 1]] = 1.0
+    cum = np.cumsum(onehot, axis=0)
+    counts = scipy.sparse.csr_array((np.ones(d.size), (pattern, d)), shape=(n_pat, w + 1))
+    exposure = np.asarray(counts @ cum)
+    return exposure, np.flatnonzero(exposure.ravel() > 0)
+
+
+def linear_predictor(
+    model: DiscreteTimeHazard,
+    names: Sequence[str],
+    beta: NDArray[np.float64],
+    grid: DurationGrid,
+    tgrid: DurationGrid | None,
+    stratum_labels: tuple[str, ...],
+    raw: NDArray[np.float64],
+    stratum: NDArray[np.int64] | None,
+    periods: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """``eta(t | x)`` (rows x periods) of one linear index with coefficients ``beta``."""
+    pos = {n: i for i, n in enumerate(names)}
+    if grid.is_step:
+        alpha = beta[: grid.n_groups][grid.lut[periods]]
+    else:
+        alpha = grid.basis(periods) @ beta[[pos[n] for n in grid.basis_names]]
+    eta = np.broadcast_to(alpha, (raw.shape[0], periods.size)).copy()
+    if stratum is not None:
+        gam = np.array([0.0] + [beta[pos[f"{model.stratum}[{lab}]"]] for lab in stratum_labels[1:]])
+        eta += gam[stratum][:, None]
+    if model.dense_names:
+        eta += (model.dense(raw) @ beta[[pos[n] for n in model.dense_names]])[:, None]
+    if tgrid is not None:
+        b_m = beta[[pos[n] for n in varying_names(str(model.treatment), tgrid)]]
+        t = raw[:, model.raw_columns.index(str(model.treatment))]
+        eta += t[:, None] * b_m[tgrid.lut[periods]][None, :]
+    return eta
+
+
 @dataclass(frozen=True)
 class _Data:
     """Validated regressors of the rows (persons or person-periods) of one fit."""
@@ -108,6 +204,9 @@ class DiscreteTimeHazard:
         interactions: pairs of columns entering as their product, named ``"a:b"``, e.g.
             ``(("treated", "long_wait"),)``; main effects are not added automatically.
         cov_type: ``"CRV1"`` (default with a cluster) or ``"iid"``.
+        treatment_by: a step duration specification (:func:`intervals`, :func:`piecewise`,
+            :func:`week_dummies`) for duration-varying treatment effects: one treatment term
+            per interval (module docstring) instead of the single ``b``.
     """
 
     link: Link = "logit"
@@ -118,6 +217,7 @@ class DiscreteTimeHazard:
     covariates: tuple[str, ...] = ()
     interactions: tuple[tuple[str, str], ...] = ()
     cov_type: CovType | None = None
+    treatment_by: DurationSpec | None = None
 
     @property
     def raw_columns(self) -> list[str]:
@@ -128,14 +228,20 @@ class DiscreteTimeHazard:
         return cols
 
     @property
+    def _main(self) -> list[str]:
+        """Main-effect columns constant over the spell (the treatment unless it varies)."""
+        varying = self.treatment_by is not None
+        return ([self.treatment] if self.treatment and not varying else []) + list(self.covariates)
+
+    @property
     def dense_names(self) -> tuple[str, ...]:
-        main = ([self.treatment] if self.treatment else []) + list(self.covariates)
-        return tuple(main + [f"{a}:{b}" for a, b in self.interactions])
+        """Names of the regressors constant over the spell (main effects, then products)."""
+        return tuple(self._main + [f"{a}:{b}" for a, b in self.interactions])
 
     def dense(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
         """Dense regressor block (main effects then products) from the raw columns."""
         pos = {c: i for i, c in enumerate(self.raw_columns)}
-        main = ([self.treatment] if self.treatment else []) + list(self.covariates)
+        main = self._main
         cols = [raw[:, pos[c]] for c in main] + [
             raw[:, pos[a]] * raw[:, pos[b]] for a, b in self.interactions
         ]
@@ -144,6 +250,14 @@ class DiscreteTimeHazard:
     def _validate(self, df: pl.DataFrame, what: str) -> _Data:
         if self.link not in ("logit", "cloglog"):
             raise InputError(f"link={self.link!r} is not supported; use 'logit' or 'cloglog'.")
+        if self.treatment_by is not None:
+            if not self.treatment:
+                raise InputError("treatment_by needs a treatment column (treatment=...).")
+            if self.treatment_by.kind == "log_polynomial":
+                raise InputError(
+                    "treatment_by must be a step specification (intervals, piecewise or "
+                    "week_dummies), not log_polynomial."
+                )
         keys = [c for c in (self.stratum, self.cluster) if c]
         require_columns(df, keys + self.raw_columns, what)
         for c in keys + self.raw_columns:
@@ -203,11 +317,19 @@ class DiscreteTimeHazard:
         row: NDArray[np.int64],
         events: NDArray[np.float64],
         trials: NDArray[np.float64],
+        tgrid: DurationGrid | None = None,
+        tgroup: NDArray[np.int64] | None = None,
     ) -> BinomialCells:
-        """Cells from (duration group, source row) pairs with their events and trials."""
+        """Cells from (duration group, source row) pairs with their events and trials;
+        ``tgroup`` is each cell's treatment interval of ``tgrid`` (``treatment_by``)."""
         factors: list[Factor] = []
         dense = self.dense(data.raw[row])
         names = self.dense_names
+        if tgrid is not None and tgroup is not None:
+            t = data.raw[row, self.raw_columns.index(str(self.treatment))]
+            varying = (tgroup[:, None] == np.arange(tgrid.n_groups)[None, :]) * t[:, None]
+            dense = np.column_stack([varying, dense])
+            names = varying_names(str(self.treatment), tgrid) + names
         if grid.is_step:
             factors.append(Factor("duration", group.astype(np.intp), grid.labels, False))
         else:
@@ -221,6 +343,42 @@ class DiscreteTimeHazard:
             )
         cl = data.cluster[row].astype(np.intp) if data.cluster is not None else None
         return BinomialCells(events, trials, tuple(factors), dense, names, cl, data.n_clusters)
+
+    def treatment_grid(
+        self,
+        data: _Data,
+        grid: DurationGrid,
+        weeks: NDArray[np.int64],
+        events: NDArray[np.float64],
+        w: int,
+        *,
+        person_periods: bool,
+    ) -> DurationGrid | None:
+        """The resolved ``treatment_by`` intervals, from the treated rows' exits and weeks at
+        risk (``weeks``: durations of persons, or the period of each person-period row).
+        ``events`` may have one column per exit type (competing risks)."""
+        if self.treatment_by is None:
+            return None
+        treated = data.raw[:, self.raw_columns.index(str(self.treatment))] == 1
+
+        def by_week(rows: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            wk, ev = weeks[rows], events[rows]
+            ev2 = ev.reshape(ev.shape[0], -1)
+            ev_w = np.column_stack(
+                [np.bincount(wk, weights=ev2[:, j], minlength=w + 1) for j in range(ev2.shape[1])]
+            ).astype(np.float64)
+            n_w = np.bincount(wk, minlength=w + 1).astype(np.float64)
+            at_risk = (
+                n_w if person_periods else np.concatenate([[0.0], np.cumsum(n_w[::-1])[::-1][1:]])
+            )
+            return ev_w, at_risk
+
+        ev_w, at_risk = by_week(treated)
+        if at_risk.sum() == 0:
+            raise InputError("treatment_by needs treated persons; no row has treatment 1.")
+        tgrid = resolve(self.treatment_by, ev_w, at_risk)
+        _check_control_exits(grid, tgrid, *by_week(~treated))
+        return tgrid
 
     @accepts_pandas("durations")
     def fit(
@@ -252,6 +410,7 @@ class DiscreteTimeHazard:
         at_risk = np.concatenate([[0.0], np.cumsum(n_d[::-1])[::-1][1:]])
         ev_w = np.bincount(d, weights=e.astype(np.float64), minlength=w + 1).astype(np.float64)
         grid = resolve(self.duration_spec, ev_w, at_risk)
+        tgrid = self.treatment_grid(data, grid, d, e.astype(np.float64), w, person_periods=False)
 
         # patterns of equal regressors and cluster, then (pattern, duration, event) counts
         keys = [c for c in (data.stratum, data.cluster) if c is not None]
@@ -260,19 +419,17 @@ class DiscreteTimeHazard:
             _group(keys) if keys else (np.zeros(d.size, np.int64), np.zeros(1, np.int64))
         )
         n_pat = first.size
-        n_j = grid.n_groups
-        # cum[t, j] = number of weeks 1..t that fall into duration group j
-        onehot = np.zeros((w + 1, n_j))
-        onehot[np.arange(1, w + 1), grid.lut[1:]] = 1.0
-        cum = np.cumsum(onehot, axis=0)
-        counts = scipy.sparse.csr_array((np.ones(d.size), (pattern, d)), shape=(n_pat, w + 1))
-        exposure = np.asarray(counts @ cum)
+        # week groups: duration group x treatment interval (one interval without treatment_by)
+        comb, n_t = combined_lut(grid, tgrid)
+        exposure, flat = exposure_cells(d, pattern, n_pat, comb)
+        n_j = int(comb.max()) + 1
         exits = np.bincount(
-            pattern * n_j + grid.lut[d], weights=e.astype(np.float64), minlength=n_pat * n_j
+            pattern * n_j + comb[d], weights=e.astype(np.float64), minlength=n_pat * n_j
         ).astype(np.float64)
-        flat = np.flatnonzero(exposure.ravel() > 0)
-        pat, grp = np.divmod(flat, n_j)
-        cells = self._cells(data, grid, grp, first[pat], exits[flat], exposure.ravel()[flat])
+        pat, cg = np.divmod(flat, n_j)
+        cells = self._cells(
+            data, grid, cg // n_t, first[pat], exits[flat], exposure.ravel()[flat], tgrid, cg % n_t
+        )
         glm = fit_binomial(cells, self.link, self._cov_type())
         n_by_pattern = np.bincount(pattern, minlength=n_pat).astype(np.float64)
         return HazardResult(
@@ -285,6 +442,7 @@ class DiscreteTimeHazard:
             n_by_pattern,
             d.size,
             min_clusters_per_stratum=_min_clusters_per_stratum(data),
+            treatment_grid=tgrid,
         )
 
     @accepts_pandas("person_periods")
@@ -310,8 +468,10 @@ class DiscreteTimeHazard:
         at_risk = np.bincount(p_arr, minlength=w + 1).astype(np.float64)
         ev_w = np.bincount(p_arr, weights=e.astype(np.float64), minlength=w + 1).astype(np.float64)
         grid = resolve(self.duration_spec, ev_w, at_risk)
-        grp = grid.lut[p_arr].astype(np.int64)
         ef = e.astype(np.float64)
+        tgrid = self.treatment_grid(data, grid, p_arr, ef, w, person_periods=True)
+        comb, n_t = combined_lut(grid, tgrid)
+        grp = comb[p_arr].astype(np.int64)
         if compress:
             keys = [grp] + [c for c in (data.stratum, data.cluster) if c is not None]
             keys += [_codes(pl.Series(data.raw[:, j])) for j in range(data.raw.shape[1])]
@@ -319,14 +479,18 @@ class DiscreteTimeHazard:
             cells = self._cells(
                 data,
                 grid,
-                grp[first],
+                grp[first] // n_t,
                 first,
                 np.bincount(inv, weights=ef, minlength=first.size).astype(np.float64),
                 np.bincount(inv, minlength=first.size).astype(np.float64),
+                tgrid,
+                grp[first] % n_t,
             )
         else:
             rows = np.arange(p_arr.size, dtype=np.int64)
-            cells = self._cells(data, grid, grp, rows, ef, np.ones(p_arr.size))
+            cells = self._cells(
+                data, grid, grp // n_t, rows, ef, np.ones(p_arr.size), tgrid, grp % n_t
+            )
         glm = fit_binomial(cells, self.link, self._cov_type())
         starts = np.flatnonzero(p_arr == 1)
         if starts.size == 0:
@@ -341,6 +505,7 @@ class DiscreteTimeHazard:
             np.ones(starts.size),
             int(starts.size),
             min_clusters_per_stratum=_min_clusters_per_stratum(data),
+            treatment_grid=tgrid,
         )
 
 
@@ -366,10 +531,21 @@ class HazardResult(Result):
     pattern_weight: NDArray[np.float64]
     n_persons: int
     min_clusters_per_stratum: int | None = None
+    treatment_grid: DurationGrid | None = None
 
     @property
     def model_name(self) -> str:
         return f"Discrete-time hazard ({self.glm.link})"
+
+    @property
+    def effect_names(self) -> tuple[str, ...]:
+        """Terms shown by ``tidy()``: duration-varying treatment effects, then regressors."""
+        varying = (
+            varying_names(str(self.model.treatment), self.treatment_grid)
+            if self.treatment_grid is not None
+            else ()
+        )
+        return varying + self.model.dense_names
 
     @property
     def ratio_name(self) -> str:
@@ -431,7 +607,7 @@ class HazardResult(Result):
         out = super().tidy(level, exponentiate=exponentiate)
         if fixed_effects:
             return out
-        return out.filter(pl.col("term").is_in(list(self.model.dense_names)))
+        return out.filter(pl.col("term").is_in(list(self.effect_names)))
 
     def _glance(self) -> dict[str, object]:
         g = self.glm
@@ -457,7 +633,8 @@ class HazardResult(Result):
             if self.glm.cov_type == "CRV1"
             else ()
         )
-        return (*corr, *self.grid.merges)
+        tmerge = self.treatment_grid.merges if self.treatment_grid is not None else ()
+        return (*corr, *self.grid.merges, *(f"treatment_by: {m}" for m in tmerge))
 
     def hazard_matrix(
         self,
@@ -466,23 +643,17 @@ class HazardResult(Result):
         periods: NDArray[np.int64],
     ) -> NDArray[np.float64]:
         """Fitted hazards ``lambda(t | x)`` for rows of raw regressors (n, r) and weeks t."""
-        pos = {n: i for i, n in enumerate(self.glm.names)}
-        beta = self.glm.params
-        if self.grid.is_step:
-            alpha = beta[: self.grid.n_groups][self.grid.lut[periods]]
-        else:
-            idx = [pos[n] for n in self.grid.basis_names]
-            alpha = self.grid.basis(periods) @ beta[idx]
-        eta = np.broadcast_to(alpha, (raw.shape[0], periods.size)).copy()
-        if stratum is not None:
-            gam = np.array(
-                [0.0]
-                + [beta[pos[f"{self.model.stratum}[{lab}]"]] for lab in self.stratum_labels[1:]]
-            )
-            eta += gam[stratum][:, None]
-        if self.model.dense_names:
-            b = beta[[pos[n] for n in self.model.dense_names]]
-            eta += (self.model.dense(raw) @ b)[:, None]
+        eta = linear_predictor(
+            self.model,
+            self.glm.names,
+            self.glm.params,
+            self.grid,
+            self.treatment_grid,
+            self.stratum_labels,
+            raw,
+            stratum,
+            periods,
+        )
         if self.glm.link == "logit":
             return 1.0 / (1.0 + np.exp(-eta))
         return -np.expm1(-np.exp(eta))
@@ -502,3 +673,40 @@ class HazardResult(Result):
     def survival_difference(self, periods: int | None = None, level: float = 0.95) -> pl.DataFrame:
         """``S_1(t) - S_0(t)`` with delta-method SE, interval and p-value, weeks 1..periods."""
         return survival_prediction.survival_difference(self, periods, level)
+
+    def constancy_test(self) -> pl.DataFrame:
+        """Wald test that the duration-varying treatment effects are equal, ``b_1 = ... = b_M``.
+
+        ``W = (R b)' (R V R')^{-1} (R b)`` with ``R`` the M-1 contrasts ``b_m - b_1`` and ``V``
+        the fit's covariance; chi-squared with M-1 degrees of freedom under constancy.
+        Columns: ``test``, ``statistic``, ``df``, ``p_value``, ``vcov_type``.
+        """
+        if self.treatment_grid is None or self.treatment_grid.n_groups < 2:
+            raise InputError(
+                "the constancy test needs a fit with treatment_by and at least two treatment "
+                "intervals; refit with e.g. treatment_by=piecewise([8, 26])."
+            )
+        idx = [
+            self._index(n) for n in varying_names(str(self.model.treatment), self.treatment_grid)
+        ]
+        stat, df = wald_equal(self.glm.params, self.glm.cov, idx)
+        return pl.DataFrame(
+            {
+                "test": ["treatment effect constant over duration"],
+                "statistic": [stat],
+                "df": [df],
+                "p_value": [float(scipy.stats.chi2.sf(stat, df))],
+                "vcov_type": [self.glm.cov_type],
+            }
+        )
+
+
+def wald_equal(
+    params: NDArray[np.float64], cov: NDArray[np.float64], idx: Sequence[int]
+) -> tuple[float, int]:
+    """Wald statistic and df of ``params[idx[0]] = params[idx[1]] = ...``."""
+    r = np.zeros((len(idx) - 1, params.size))
+    r[:, idx[0]] = -1.0
+    r[np.arange(len(idx) - 1), list(idx[1:])] = 1.0
+    rb = r @ params
+    return float(rb @ np.linalg.solve(r @ cov @ r.T, rb)), len(idx) - 1

@@ -20,7 +20,13 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from dreamkit.errors import ColumnNotFoundError, EmptyInputError, EstimationError, InputError
+from dreamkit.errors import (
+    ColumnNotFoundError,
+    EmptyInputError,
+    EstimationError,
+    InputError,
+    OverlappingSpellsError,
+)
 from dreamkit.frames import accepts_pandas
 
 
@@ -171,7 +177,7 @@ def expand_spells(
         Rows with ``person``, ``spell`` (1, 2, ... in order of start within person),
         ``period`` (week within the spell, 1..length), ``week`` (``start + period - 1``),
         ``event`` (and ``event_<type>``) and ``keep``. Overlapping spells of one person raise
-        :class:`InputError`.
+        :class:`~dreamkit.errors.OverlappingSpellsError` (an :class:`InputError`).
     """
     require_columns(spells, [person, start, *keep], "spells")
     if spells[start].null_count() or not spells[start].dtype.is_integer():
@@ -183,9 +189,10 @@ def expand_spells(
     same = (pid.head(-1) == pid.tail(-1)).to_numpy() if ordered.height > 1 else np.zeros(0, bool)
     overlap = same & (st[1:] < st[:-1] + d[:-1])
     if overlap.any():
-        raise InputError(
+        raise OverlappingSpellsError(
             f"{int(overlap.sum())} spell(s) start before the previous spell of the same person "
-            f"has ended ({start} < previous {start} + {length}); spells must not overlap."
+            f"has ended ({start} < previous {start} + {length}); spells must not overlap. Merge "
+            "overlapping spells into one, or keep one spell per week."
         )
     spell_no = np.ones(d.size, dtype=np.int64)
     if d.size > 1:

@@ -8,7 +8,9 @@ stratum and covariates, the treatment set to :math:`a`) is
     \bar S_a(t) = \sum_i w_i \prod_{s \le t} \bigl(1 - \lambda(s \mid x_i, T_i = a)\bigr),
     \qquad \lambda = F^{-1}(\eta_{is}), \quad \eta_{is} = z_{is}'\beta,
 
-with :math:`w_i` the persons' shares. Its gradient with respect to the hazard coefficients is
+with :math:`w_i` the persons' shares (with duration-varying treatment effects,
+``treatment_by``, the treatment term of week :math:`s` is :math:`b_{m(s)} a`). Its gradient
+with respect to the hazard coefficients is
 
 .. math::
 
@@ -48,7 +50,7 @@ import scipy.stats
 from numpy.typing import NDArray
 
 from dreamkit.errors import InferenceWarning, InputError
-from dreamkit.estimate.duration.duration_dependence import DurationGrid
+from dreamkit.estimate.duration.duration_dependence import DurationGrid, varying_names
 from dreamkit.estimate.glm import GLMFit
 from dreamkit.inference._checks import check_level
 from dreamkit.parallel import row_blocks
@@ -88,6 +90,8 @@ class HazardResult(Protocol):
     def stratum_labels(self) -> tuple[str, ...]: ...
     @property
     def min_clusters_per_stratum(self) -> int | None: ...
+    @property
+    def treatment_grid(self) -> DurationGrid | None: ...
     def hazard_matrix(
         self,
         raw: NDArray[np.float64],
@@ -176,6 +180,10 @@ def arm_survival(
         grad[:, cols] = per_stratum[1:].T
     if model.dense_names:
         grad[:, [pos[n] for n in model.dense_names]] = dense_grad
+    tg = result.treatment_grid
+    if tg is not None:  # duration-varying treatment: T_i = arm in the weeks of interval m
+        cols = [pos[n] for n in varying_names(str(model.treatment), tg)]
+        grad[:, cols] = arm * (np.tril(inner) @ np.eye(tg.n_groups)[tg.lut[weeks]])
     return mean_hazard, mean_survival, grad
 
 
