@@ -297,7 +297,22 @@ def _between(low: float, high: float) -> Callable[[str, Any], None]:
     return check
 
 
+def _week_label(where: str, value: Any) -> None:
+    from dreamkit.errors import WeekLabelError
+    from dreamkit.register.labels import week_of_value
+
+    try:
+        week_of_value(value, column=where)
+    except WeekLabelError:
+        raise ConfigError(
+            f'{where} must be a week label such as "y_0801" (or YYYYWW, or a date '
+            f"YYYY-MM-DD), got {_show(value)}"
+        ) from None
+
+
 _CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "[input].first_week": _week_label,
+    "[input].last_week": _week_label,
     "[input].source": _one_of("synthetic", "files"),
     "[input].register_format": _one_of("wide", "long"),
     "[input].employment_unit": _one_of("month", "week"),

@@ -71,6 +71,11 @@ class ConfigError(DreamkitError, ValueError):
     """An analysis configuration is invalid (unknown key, wrong type, missing file)."""
 
 
+class OutputWriteError(DreamkitError, OSError):
+    """An output file could not be written (disk full, quota, permissions); nothing
+    half-written is left under the output's name."""
+
+
 class MonthLabelError(WeekLabelError):
     """A month label (employment columns or tables) is not a valid ``YYYY_MM`` month."""
 

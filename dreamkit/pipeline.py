@@ -221,16 +221,19 @@ def _read_files(config: Config) -> tuple[pl.DataFrame, Any]:
 
 
 def _read_table(path: Path, key: str) -> pl.DataFrame:
-    if path.suffix == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix == ".csv":
-        return pl.read_csv(path, try_parse_dates=True)
-    raise ConfigError(f"{key} must be a .parquet or .csv file, got {path.name!r}")
+    from dreamkit.register.sources import as_lazy, collect
+
+    if path.suffix not in (".parquet", ".csv"):
+        raise ConfigError(f"{key} must be a .parquet or .csv file, got {path.name!r}")
+    # dreamkit's readers: typed errors for files that are not what their suffix says, and no
+    # parser message (which may quote a person id) in any error
+    return collect(as_lazy(path, what=key), what=key)
 
 
 def _columns(path: Path) -> list[str]:
-    lazy = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path)
-    return lazy.collect_schema().names()
+    from dreamkit.register.sources import as_lazy, column_names
+
+    return column_names(as_lazy(path, what="[input].register"), what="[input].register")
 
 
 def derive_indicators(persons: pl.DataFrame, config: Config) -> pl.DataFrame:

@@ -40,6 +40,7 @@ _SAS_READERS: dict[str, Callable[..., Any]] = {
     ".xpt": pyreadstat.read_xport,
     ".xport": pyreadstat.read_xport,
 }
+_XPORT_RECORD = 80
 WIDE_CELL_BYTES = 32
 """Bytes per cell of a wide input chunk during conversion: the reader's doubles (8), polars'
 copy (8), the Int32 codes and the checks' working arrays."""
@@ -87,15 +88,38 @@ def convert_sas(
     if not path.is_file():
         raise InputError(f"file {str(path)!r} does not exist; give a valid path.")
     extra = {} if encoding is None else {"encoding": encoding}
-    _, meta = reader(path, metadataonly=True, **extra)
+    if reader is pyreadstat.read_xport and path.stat().st_size % _XPORT_RECORD:
+        raise InputError(
+            f"{path.name!r} is truncated (a SAS transport file is a whole number of "
+            f"{_XPORT_RECORD}-byte records, this one has {path.stat().st_size} bytes); copy "
+            "or export it again."
+        )
+    try:
+        _, meta = reader(path, metadataonly=True, **extra)
+    except (pyreadstat.ReadstatError, UnicodeError, ValueError) as err:
+        raise _sas_error(path, err) from None
     n_rows = meta.number_rows if meta.number_rows and meta.number_rows > 0 else None
     rows, parts = _sizes(format, len(meta.column_names), n_rows, budget, chunk_rows, n_partitions)
 
     def chunks(start: int) -> Iterator[pl.DataFrame]:
         read_chunks = cast(Any, pyreadstat.read_file_in_chunks)
-        for frame, _ in read_chunks(
+        parts = read_chunks(
             reader, path, chunksize=rows, offset=start * rows, output_format="polars", **extra
-        ):
+        )
+        seen = start * rows
+        while True:
+            try:
+                frame, _ = next(parts)
+            except StopIteration:
+                if n_rows is not None and seen != n_rows:
+                    raise InputError(
+                        f"{path.name!r} holds {seen} rows but its header says {n_rows}: the "
+                        "file is truncated or damaged; copy or export it again."
+                    ) from None
+                return
+            except (pyreadstat.ReadstatError, UnicodeError, ValueError) as err:
+                raise _sas_error(path, err) from None
+            seen += frame.height
             if frame.height:
                 yield frame
 
@@ -156,6 +180,15 @@ def partition_register(
         validate=validate,
     )
     return _convert(writer, chunks, rows, n_rows, progress)
+
+
+def _sas_error(path: Path, err: Exception) -> InputError:
+    # pyreadstat's message may quote cell values (person ids among them): keep only the type
+    return InputError(
+        f"{path.name!r} could not be read as a SAS file ({type(err).__name__}); check that it "
+        "is a complete .sas7bdat or .xpt file (not truncated, not another format) and, for "
+        "text columns, pass encoding=."
+    )
 
 
 def _sizes(

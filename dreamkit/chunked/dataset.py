@@ -83,9 +83,15 @@ class PartitionedRegister:
                 f"{SUCCESS_FILE}); finish the conversion by running it again with the same "
                 "arguments."
             )
-        doc = read_json(root / LAYOUT_FILE)
-        parts = tuple(Partition(**p) for p in doc.pop("partitions"))
-        return cls(root=root, partitions=parts, **doc)
+        try:
+            doc = read_json(root / LAYOUT_FILE)
+            parts = tuple(Partition(**p) for p in doc.pop("partitions"))
+            return cls(root=root, partitions=parts, **doc)
+        except (ValueError, TypeError, KeyError, AttributeError):  # JSON or its keys
+            raise InputError(
+                f"{str(root / LAYOUT_FILE)!r} is corrupt (not the layout dreamkit wrote); "
+                "convert the register again into a new directory."
+            ) from None
 
     def __repr__(self) -> str:
         return (
@@ -107,11 +113,29 @@ class PartitionedRegister:
         return sum(p.bytes for p in self.partitions)
 
     def path(self, index: int) -> Path:
+        if isinstance(index, bool) or not 0 <= index < len(self.partitions):
+            raise InputError(
+                f"partition {index!r} does not exist; the dataset has partitions "
+                f"0..{len(self.partitions) - 1}."
+            )
         return self.root / self.partitions[index].name
+
+    def check_partition(self, index: int) -> Path:
+        """The path of partition ``index``, raising if the file is gone or changed in size."""
+        path = self.path(index)
+        expected = self.partitions[index].bytes
+        size = path.stat().st_size if path.is_file() else None
+        if size != expected:
+            found = "is missing" if size is None else f"has {size} bytes, not {expected}"
+            raise InputError(
+                f"partition file {path.name!r} {found} as recorded when the dataset was "
+                "written (truncated, replaced or deleted since); convert the register again."
+            )
+        return path
 
     def scan(self, index: int) -> pl.LazyFrame:
         """Lazy scan of partition ``index`` (nothing is read until collected)."""
-        return pl.scan_parquet(self.path(index))
+        return pl.scan_parquet(self.check_partition(index))
 
     def person_ids(self, index: int) -> pl.Series:
         """Person ids of partition ``index`` (wide: in row order; long: first appearance)."""

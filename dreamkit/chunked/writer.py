@@ -191,6 +191,7 @@ class DatasetWriter:
     def finish(self) -> PartitionedRegister:
         """Check across partitions, write ``_layout.json`` and ``_SUCCESS``; open the dataset."""
         if self.complete:
+            self._clean()
             return PartitionedRegister.open(self.root)
         if self.format == "long":
             self._compact_long()
@@ -218,10 +219,14 @@ class DatasetWriter:
             "read_options": self.read_options,
         }
         write_json_atomic(layout, self.root / LAYOUT_FILE)
-        remove_temporaries(self.root)
+        self._clean()
         write_json_atomic({"partitions": len(records)}, self.root / SUCCESS_FILE)
-        shutil.rmtree(self.root / STAGING_DIR, ignore_errors=True)
         return PartitionedRegister.open(self.root)
+
+    def _clean(self) -> None:
+        """Remove the staged long chunks and crashed writers' temporaries."""
+        shutil.rmtree(self.root / STAGING_DIR, ignore_errors=True)
+        remove_temporaries(self.root)
 
     def _records(self) -> list[dict[str, Any]]:
         folder = self.root / PARTS_DIR
@@ -235,11 +240,19 @@ class DatasetWriter:
         return [read_json(p) for p in paths]
 
     def _check_unique_persons(self, records: list[dict[str, Any]]) -> None:
+        scans = [pl.scan_parquet(self.root / r["name"]).select(self.person) for r in records]
+        dtypes = [scan.collect_schema()[self.person] for scan in scans]
+        if len(set(dtypes)) > 1:
+            first = next(i for i, d in enumerate(dtypes) if d != dtypes[0])
+            raise InputError(
+                f"{self.format} register: column {self.person!r} has type {dtypes[0]} in "
+                f"partition 0 but {dtypes[first]} in partition {first}; person ids must have "
+                "one type in every chunk (read them as text everywhere, so leading zeros are "
+                "kept)."
+            )
         if self.format == "long":  # a person's rows share one partition, checked by read_long
             return
-        ids = pl.concat(
-            [pl.scan_parquet(self.root / r["name"]).select(self.person) for r in records]
-        ).collect()[self.person]
+        ids = pl.concat(scans).collect()[self.person]
         n_dup = ids.len() - ids.n_unique()
         if n_dup:
             raise DuplicateError(
@@ -258,6 +271,13 @@ class DatasetWriter:
                 raise InputError(
                     f"long register: partition {part} of {self.n_partitions} received no "
                     "persons; use fewer partitions (n_partitions) for this input."
+                )
+            dtypes = {pl.read_parquet_schema(f)[self.person] for f in files}
+            if len(dtypes) > 1:
+                raise InputError(
+                    f"long register: column {self.person!r} has types {sorted(map(str, dtypes))} "
+                    "in different input chunks; person ids must have one type in every chunk "
+                    "(read them as text everywhere, so leading zeros are kept)."
                 )
             frame = pl.read_parquet(files)
             register = read_long(

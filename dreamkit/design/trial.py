@@ -28,6 +28,7 @@ from dreamkit.errors import (
     TrialDesignError,
 )
 from dreamkit.frames import accepts_pandas
+from dreamkit.register._persons import check_id_type
 from dreamkit.register.calendar import weeks_of_dates
 
 REQUIRED = (C.PERSON, C.STRATUM, C.CLUSTER, C.TREATED, C.ALLOCATION_DATE)
@@ -42,20 +43,44 @@ def validate_trial(trial: pl.DataFrame, rename: Mapping[str, str] | None = None)
         rename: optional mapping from the user's column names to dreamkit's canonical names,
             e.g. ``{"pnr": "person_id", "kommune": "municipality", "hold": "team"}``.
     """
+    trial = _as_polars(trial)
     if rename:
+        if not isinstance(rename, Mapping):
+            raise InputError(
+                f"rename must map your column names to dreamkit's, e.g. {{'pnr': 'person_id'}}; "
+                f"got {type(rename).__name__}."
+            )
         missing = [col for col in rename if col not in trial.columns]
         if missing:
             raise ColumnNotFoundError(
                 f"rename names column(s) {missing} that the trial table does not have; "
                 f"its columns are {trial.columns}."
             )
+        renamed = [rename.get(c, c) for c in trial.columns]
+        clash = sorted({c for c in renamed if renamed.count(c) > 1})
+        if clash:
+            raise InputError(
+                f"rename would give two columns the name(s) {clash}; drop the old column or "
+                "rename it too."
+            )
         trial = trial.rename(dict(rename))
     if trial.height == 0:
         raise EmptyInputError("the trial table has no rows; pass the randomised persons.")
     for col in REQUIRED:
         _require_column(trial, col)
+    for col in (C.PERSON, C.STRATUM, C.CLUSTER):
+        dtype = trial.schema[col]
+        if dtype.is_nested() or dtype == pl.Object:
+            raise InputError(
+                f"column {col!r} has type {dtype}; it must hold one integer or text value per "
+                "person (not lists or structs)."
+            )
+    if trial.schema[C.PERSON].is_float():
+        check_id_type(trial[C.PERSON], column=C.PERSON, what="the trial table")
     for col in REQUIRED:
         n_null = trial[col].null_count()
+        if trial.schema[col].is_float():
+            n_null += int(trial[col].is_nan().sum())
         if n_null:
             raise InputError(
                 f"column {col!r} has {n_null} missing value(s); every randomised person needs "
@@ -99,7 +124,17 @@ def uwses_total(trial: pl.DataFrame) -> pl.Series:
     """UW-SES total score: the sum of the six items, each scored 0-4 (total 0-24)."""
     for item in C.UWSES_ITEMS:
         values = trial[item]
-        bad = values.drop_nulls().filter(~values.drop_nulls().is_in([0, 1, 2, 3, 4]))
+        if not values.dtype.is_numeric() and values.dtype != pl.Null:
+            raise InputError(
+                f"column {item!r} has type {values.dtype}; UW-SES items are integers 0-4 "
+                "(recode the answers as numbers)."
+            )
+        if values.dtype.is_float():
+            values = values.fill_nan(None)
+        given = values.drop_nulls().cast(pl.Float64)
+        valid = (given >= 0) & (given <= 4)
+        valid = valid & (given == given.floor())
+        bad = values.drop_nulls().filter(~valid)
         if bad.len():
             raise InputError(
                 f"column {item!r} has {bad.len()} value(s) outside 0-4, e.g. {bad[0]!r}; "
@@ -107,7 +142,10 @@ def uwses_total(trial: pl.DataFrame) -> pl.Series:
             )
     incomplete = pl.any_horizontal([pl.col(c).is_null() for c in C.UWSES_ITEMS])
     total = pl.when(incomplete).then(None).otherwise(pl.sum_horizontal(list(C.UWSES_ITEMS)))
-    return trial.select(total.cast(pl.Int16).alias(C.UWSES)).to_series()
+    items = trial.with_columns(
+        pl.col(c).fill_nan(None) for c in C.UWSES_ITEMS if trial.schema[c].is_float()
+    )
+    return items.select(total.cast(pl.Int16).alias(C.UWSES)).to_series()
 
 
 def _require_column(trial: pl.DataFrame, col: str) -> None:
@@ -120,8 +158,31 @@ def _require_column(trial: pl.DataFrame, col: str) -> None:
         )
 
 
+def _as_polars(trial: object) -> pl.DataFrame:
+    if isinstance(trial, pl.DataFrame):
+        return trial
+    if type(trial).__module__.startswith("pandas"):
+        try:
+            return pl.from_pandas(trial)
+        except Exception as err:
+            raise InputError(
+                f"the trial table (pandas) could not be converted to polars "
+                f"({type(err).__name__}); give columns of plain numbers, text or dates."
+            ) from None
+    raise InputError(
+        f"the trial table must be a polars or pandas DataFrame, got {type(trial).__name__}."
+    )
+
+
 def _as_treatment(values: pl.Series) -> pl.Series:
     allowed = {0, 1}
+    if values.dtype.is_float():
+        frac = values.filter(values.is_finite().not_() | (values != values.floor()))
+        if frac.len():
+            raise InputError(
+                f"column {C.TREATED!r} holds {frac.len()} non-integer value(s), e.g. "
+                f"{frac[0]!r}; it must be 0 (control) or 1 (course)."
+            )
     try:
         ints = values.cast(pl.Int8, strict=True)
     except pl.exceptions.InvalidOperationError:
@@ -141,7 +202,7 @@ def _as_date(trial: pl.DataFrame, col: str) -> pl.Series:
     values = trial[col]
     if values.dtype == pl.Date:
         return values
-    if values.dtype == pl.Datetime:
+    if isinstance(values.dtype, pl.Datetime):
         return values.dt.date()
     if values.dtype == pl.String:
         parsed = values.str.to_date(strict=False)

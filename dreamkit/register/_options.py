@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from dreamkit.errors import InputError
+from dreamkit.register.calendar import week_of_date
 from dreamkit.register.codemap import CodeMap
 from dreamkit.register.labels import week_of_value
 
@@ -31,8 +32,16 @@ def week_arg(value: WeekLike | None, *, name: str, pivot: int) -> int | None:
     if isinstance(value, bool):
         raise InputError(f"{name} must be a week ordinal, a week label or a date, got {value!r}.")
     if isinstance(value, int):
+        if not 0 <= value <= MAX_ORDINAL:
+            raise InputError(
+                f"{name} = {value} is not a week ordinal (0 is the week of 1900-01-01, "
+                f"{MAX_ORDINAL} the last week of 9999); give a label such as 'y_0915' or a date."
+            )
         return value
     return week_of_value(value, pivot=pivot, column=name)
+
+
+MAX_ORDINAL = week_of_date(dt.date(9999, 12, 27))
 
 
 def check_choice(value: str, allowed: tuple[str, ...], *, name: str) -> None:

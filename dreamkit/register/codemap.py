@@ -27,6 +27,7 @@ UNKNOWN = "unknown"
 _UNMAPPED = np.uint8(255)
 MAX_STATES = 255
 MAX_TABLE_ROWS = 1 << 24  # codes, and the missing code, must lie within this span
+MAX_CODE = 999_999  # largest code a map may list (DREAM codes have three digits)
 _BLOCK = 1 << 20  # cells per look-up block
 
 
@@ -80,18 +81,35 @@ class CodeMap:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], source: str = "<dict>") -> CodeMap:
         """Build a code map from its parsed TOML structure (validates everything)."""
+        if not isinstance(doc, Mapping):
+            raise CodeMapError(
+                f"code map {source}: expected a table (dict) with keys name, no_code, states, "
+                f"sets; got {type(doc).__name__}."
+            )
         unknown_keys = set(doc) - {"name", "no_code", "states", "sets"}
         if unknown_keys:
             raise CodeMapError(
-                f"code map {source}: unknown top-level key(s) {sorted(unknown_keys)}; "
+                f"code map {source}: unknown top-level key(s) {sorted(map(str, unknown_keys))}; "
                 "allowed are name, no_code, states, sets."
             )
-        no_code = doc.get("no_code", {})
-        employed = no_code.get("employed", "ordinary_employment")
-        not_employed = no_code.get("not_employed", "no_transfer")
+        no_code = _table(doc.get("no_code", {}), "[no_code]", source)
+        extra_no_code = set(no_code) - {"employed", "not_employed"}
+        if extra_no_code:
+            raise CodeMapError(
+                f"code map {source}: [no_code] has unknown key(s) "
+                f"{sorted(map(str, extra_no_code))}; allowed are employed, not_employed."
+            )
+        employed = _name(no_code.get("employed", "ordinary_employment"), "no_code.employed", source)
+        not_employed = _name(
+            no_code.get("not_employed", "no_transfer"), "no_code.not_employed", source
+        )
+        if not isinstance(doc.get("name", source), str):
+            raise CodeMapError(f"code map {source}: name must be text, got {doc['name']!r}.")
         table = doc.get("states")
         if not isinstance(table, Mapping) or not table:
             raise CodeMapError(f"code map {source}: needs a non-empty [states.NAME] table.")
+        for state in table:
+            _name(state, "a state name", source)
         names = [not_employed, employed, *table.keys(), UNKNOWN]
         if len(set(names)) != len(names):
             raise CodeMapError(
@@ -106,6 +124,7 @@ class CodeMap:
         codes: dict[str, tuple[int, ...]] = {not_employed: (), employed: (), UNKNOWN: ()}
         owner: dict[int, str] = {}
         for state, spec in table.items():
+            spec = _table(spec, f"[states.{state}]", source)
             labels.append(str(spec.get("label", state)))
             state_codes = _expand_codes(state, spec, source)
             for code in state_codes:
@@ -118,7 +137,12 @@ class CodeMap:
             codes[state] = tuple(sorted(state_codes))
         labels.append("Code not covered by the code map")
         sets: dict[str, frozenset[str]] = {}
-        for set_name, members in doc.get("sets", {}).items():
+        for set_name, members in _table(doc.get("sets", {}), "[sets]", source).items():
+            if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+                raise CodeMapError(
+                    f"code map {source}: set {set_name!r} must be a list of state names, got "
+                    f'{members!r}; write e.g. {set_name} = ["sickness_benefit"].'
+                )
             bad = [m for m in members if m not in names]
             if bad:
                 raise CodeMapError(
@@ -290,32 +314,57 @@ class CodeMap:
         return states, n_unknown
 
 
+def _table(value: Any, where: str, source: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CodeMapError(
+            f"code map {source}: {where} must be a table, got {type(value).__name__} "
+            f"{value!r}; see docs/register.md for the format."
+        )
+    return value
+
+
+def _name(value: Any, where: str, source: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise CodeMapError(f"code map {source}: {where} must be non-empty text, got {value!r}.")
+    return value
+
+
+def _is_code(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CODE
+
+
 def _expand_codes(state: str, spec: Mapping[str, Any], source: str) -> list[int]:
     allowed = {"label", "codes", "ranges"}
     extra = set(spec) - allowed
     if extra:
         raise CodeMapError(
-            f"code map {source}: state {state!r} has unknown key(s) {sorted(extra)}; "
+            f"code map {source}: state {state!r} has unknown key(s) {sorted(map(str, extra))}; "
             f"allowed are {sorted(allowed)}."
         )
     out: list[int] = []
+    for key in ("codes", "ranges"):
+        if not isinstance(spec.get(key, []), list):
+            raise CodeMapError(
+                f"code map {source}: state {state!r}: {key} must be a list, got "
+                f"{spec[key]!r}; write e.g. codes = [890] or ranges = [[111, 112]]."
+            )
     for code in spec.get("codes", []):
-        if not isinstance(code, int) or code < 0:
+        if not _is_code(code):
             raise CodeMapError(
                 f"code map {source}: state {state!r} lists code {code!r}; codes must be "
-                "non-negative integers."
+                f"non-negative integers up to {MAX_CODE}."
             )
         out.append(code)
     for pair in spec.get("ranges", []):
         if (
             not isinstance(pair, list)
             or len(pair) != 2
-            or not all(isinstance(v, int) and v >= 0 for v in pair)
+            or not all(_is_code(v) for v in pair)
             or pair[0] > pair[1]
         ):
             raise CodeMapError(
                 f"code map {source}: state {state!r} has range {pair!r}; write ranges as "
-                "[first, last] with non-negative integers, first <= last."
+                f"[first, last] with non-negative integers up to {MAX_CODE}, first <= last."
             )
         out.extend(range(pair[0], pair[1] + 1))
     if not out:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 import polars as pl
 
 from dreamkit.errors import DuplicateError, EmptyInputError, InputError, MissingPersonsError
+from dreamkit.register._persons import cast_ids
 from dreamkit.register.calendar import week_label
 from dreamkit.register.codemap import CodeMap
 
@@ -107,12 +108,9 @@ class Register:
         index = pl.DataFrame(
             {"_pid": self.person_ids, "_row": np.arange(self.n_persons, dtype=np.int64)}
         )
-        wanted = pl.DataFrame({"_pid": person_ids.cast(self.person_ids.dtype, strict=False)})
-        if wanted["_pid"].null_count() > person_ids.null_count():
-            raise InputError(
-                f"column {column!r} has identifiers that cannot be cast to the register's id "
-                f"type {self.person_ids.dtype}; use the same id type in both tables."
-            )
+        wanted = pl.DataFrame(
+            {"_pid": cast_ids(person_ids, self.person_ids.dtype, column=column, what="persons")}
+        )
         joined = wanted.join(index, on="_pid", how="left", maintain_order="left")
         return joined["_row"].fill_null(-1).to_numpy()
 

@@ -9,6 +9,7 @@ the person column keeps the type polars infers.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TypeAlias
@@ -41,9 +42,10 @@ def as_lazy(source: Source, *, what: str, text_columns: Collection[str] = ()) ->
         raise InputError(f"{what}: file {str(path)!r} does not exist; give a valid path.")
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
+        check_format(path, what=what)
         return pl.scan_parquet(path)
     if suffix in _CSV:
-        header = pl.scan_csv(path, infer_schema=False).collect_schema().names()
+        header = _csv_names(path, what=what)
         wanted = set(text_columns)
         overrides = {name: pl.String for name in header if name in wanted}
         return pl.scan_csv(path, schema_overrides=overrides, infer_schema_length=10_000)
@@ -58,8 +60,61 @@ def csv_header(source: Source) -> list[str] | None:
     if isinstance(source, str | Path) and Path(source).suffix.lower() in _CSV:
         if not Path(source).is_file():
             raise InputError(f"file {str(source)!r} does not exist; give a valid path.")
-        return pl.scan_csv(source, infer_schema=False).collect_schema().names()
+        return _csv_names(Path(source), what="CSV file")
     return None
+
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def check_format(path: Path, *, what: str) -> None:
+    """Raise :class:`InputError` when a file's bytes do not match its suffix.
+
+    A Parquet file starts and ends with ``PAR1``; a CSV file is text (no NUL byte in its
+    first block) and is not a Parquet file. Only the first and last bytes are read.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        handle.seek(max(0, size - 4))
+        tail = handle.read(4)
+    is_parquet = head[:4] == _PARQUET_MAGIC
+    if path.suffix.lower() in _PARQUET:
+        if size == 0:
+            raise EmptyInputError(f"{what}: {path.name!r} is an empty file; write it again.")
+        if not is_parquet:
+            raise InputError(
+                f"{what}: {path.name!r} is not a Parquet file (it does not start with PAR1); "
+                "give the file the suffix of its format (.csv for text)."
+            )
+        if tail != _PARQUET_MAGIC:
+            raise InputError(
+                f"{what}: {path.name!r} is a truncated or corrupt Parquet file (no PAR1 "
+                "footer); copy or write it again."
+            )
+    elif path.suffix.lower() in _CSV:
+        if size == 0:
+            raise EmptyInputError(
+                f"{what}: {path.name!r} is an empty file (not even a header row); write it again."
+            )
+        if is_parquet:
+            raise InputError(
+                f"{what}: {path.name!r} is a Parquet file with a .csv suffix; rename it to "
+                ".parquet."
+            )
+        if b"\0" in head:
+            raise InputError(
+                f"{what}: {path.name!r} is not a text (CSV) file (it holds binary bytes); "
+                "check the file and its suffix."
+            )
+
+
+def _csv_names(path: Path, *, what: str) -> list[str]:
+    check_format(path, what=what)
+    try:
+        return pl.scan_csv(path, infer_schema=False).collect_schema().names()
+    except pl.exceptions.PolarsError as err:
+        raise _read_error(what, err) from None
 
 
 def column_names(frame: pl.LazyFrame, *, what: str) -> list[str]:
@@ -74,6 +129,14 @@ def require_columns(names: Sequence[str], wanted: Sequence[str], *, what: str) -
     """Raise :class:`ColumnNotFoundError` for absent columns, suggesting close names."""
     for column in wanted:
         if column not in names:
+            if not all(_NAME.match(n) for n in names):
+                # a headerless CSV has data (person ids among them) in its "header": show none
+                raise ColumnNotFoundError(
+                    f"{what}: column {column!r} not found, and some of the {len(names)} column "
+                    "names do not look like names (digits, binary or very long text), so none "
+                    "are shown. Is the header row missing, or the file not what its suffix "
+                    "says? Write a header row with the column names."
+                )
             close = difflib.get_close_matches(column, names, n=3, cutoff=0.6)
             hint = f"did you mean {close}? " if close else ""
             shown = list(names[:8]) + (["..."] if len(names) > 8 else [])
@@ -81,6 +144,9 @@ def require_columns(names: Sequence[str], wanted: Sequence[str], *, what: str) -
                 f"{what}: column {column!r} not found; {hint}available columns: {shown}. "
                 "Rename the column or pass its name to the reader."
             )
+
+
+_NAME = re.compile(r"^[A-Za-z_\u00c0-\u024f][\w .\-\u00c0-\u024f]{0,63}$")
 
 
 def collect(frame: pl.LazyFrame, *, what: str) -> pl.DataFrame:

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dreamkit.errors import InputError
+
 #: How a suppressed cell is shown in every output format.
 SUPPRESSED = "suppressed"
 
@@ -176,3 +178,400 @@ class DisclosureLog:
         arr = np.asarray(at_risk)
         below = np.flatnonzero(arr < self.min_cell)
         return int(below[0]) if below.size else int(arr.size)
+
+
+# ---- tables with margins, nested tables, dominance, the audit ---------------------------------
+#
+# An attacker who sees a published table knows every shown cell, every shown margin and that
+# all counts are non-negative integers adding up along rows and columns. The attack below
+# finds, for each hidden cell, the smallest and largest integer value consistent with all that
+# (two integer programs per cell, scipy's HiGHS ``milp``). A hidden cell counts as *recovered*
+# when that range is narrower than ``min_cell`` (the exact value is the extreme case). Secondary
+# suppression hides further cells (then margins) until no hidden cell is recovered.
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """A published two-way count table: cells, row totals, column totals and the grand total,
+    each either a count or :data:`SUPPRESSED`."""
+
+    cells: list[list[int | str]]
+    row_totals: list[int | str]
+    col_totals: list[int | str]
+    total: int | str
+
+
+class _Model:
+    """Integer variables for the interior cells and margins of one or more tables."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.rows: list[dict[int, float]] = []  # equality constraints: sum coef * var = rhs
+        self.rhs: list[float] = []
+        self.ineq: list[dict[int, float]] = []  # sum coef * var <= 0
+        self.upper: list[float] = []
+
+    def variables(self, count: int, upper: float) -> list[int]:
+        start = self.n
+        self.n += count
+        self.upper += [upper] * count
+        return list(range(start, start + count))
+
+    def equal(self, coefs: dict[int, float], rhs: float) -> None:
+        self.rows.append(coefs)
+        self.rhs.append(rhs)
+
+    def at_most(self, coefs: dict[int, float]) -> None:
+        self.ineq.append(coefs)
+
+    def bounds(self, objective: dict[int, float]) -> tuple[float, float]:
+        """Smallest and largest integer value of ``objective`` over the feasible tables."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        def matrix(rows: list[dict[int, float]]) -> npt.NDArray[np.float64]:
+            out = np.zeros((len(rows), self.n))
+            for i, row in enumerate(rows):
+                for j, v in row.items():
+                    out[i, j] += v
+            return out
+
+        constraints = [LinearConstraint(matrix(self.rows), self.rhs, self.rhs)]
+        if self.ineq:
+            constraints.append(LinearConstraint(matrix(self.ineq), -np.inf, 0.0))
+        c = np.zeros(self.n)
+        for j, v in objective.items():
+            c[j] += v
+        out = []
+        for sign in (1.0, -1.0):
+            res = milp(
+                sign * c,
+                constraints=constraints,
+                integrality=np.ones(self.n),
+                bounds=Bounds(np.zeros(self.n), np.asarray(self.upper)),
+            )
+            if res.status != 0:  # infeasible cannot happen for true data; unbounded = safe
+                out.append(-np.inf if sign > 0 else np.inf)
+            else:
+                out.append(sign * float(res.fun))
+        return out[0], out[1]
+
+
+@dataclass(eq=False)
+class _Grid:
+    """One table's true counts, its hidden flags and its model variables."""
+
+    counts: npt.NDArray[np.int64]
+    hide_cell: npt.NDArray[np.bool_]
+    hide_row: npt.NDArray[np.bool_]
+    hide_col: npt.NDArray[np.bool_]
+    hide_total: bool = False
+
+    def add_to(self, model: _Model) -> tuple[list[list[int]], list[int], list[int], int]:
+        r, c = self.counts.shape
+        big = float(max(1, int(self.counts.sum())) * 4)
+        flat = model.variables(r * c, big)
+        cells = [flat[i * c : (i + 1) * c] for i in range(r)]
+        rows = model.variables(r, big)
+        cols = model.variables(c, big)
+        (total,) = model.variables(1, big)
+        for i in range(r):
+            model.equal({**{v: 1.0 for v in cells[i]}, rows[i]: -1.0}, 0.0)
+        for j in range(c):
+            model.equal({**{cells[i][j]: 1.0 for i in range(r)}, cols[j]: -1.0}, 0.0)
+        model.equal({**{v: 1.0 for v in rows}, total: -1.0}, 0.0)
+        for i in range(r):
+            for j in range(c):
+                if not self.hide_cell[i, j]:
+                    model.equal({cells[i][j]: 1.0}, float(self.counts[i, j]))
+        for i, v in enumerate(rows):
+            if not self.hide_row[i]:
+                model.equal({v: 1.0}, float(self.counts[i].sum()))
+        for j, v in enumerate(cols):
+            if not self.hide_col[j]:
+                model.equal({v: 1.0}, float(self.counts[:, j].sum()))
+        if not self.hide_total:
+            model.equal({total: 1.0}, float(self.counts.sum()))
+        return cells, rows, cols, total
+
+    def published(self) -> CountTable:
+        def show(value: int, hidden: bool) -> int | str:
+            return SUPPRESSED if hidden else int(value)
+
+        r, c = self.counts.shape
+        return CountTable(
+            [[show(self.counts[i, j], self.hide_cell[i, j]) for j in range(c)] for i in range(r)],
+            [show(self.counts[i].sum(), self.hide_row[i]) for i in range(r)],
+            [show(self.counts[:, j].sum(), self.hide_col[j]) for j in range(c)],
+            show(self.counts.sum(), self.hide_total),
+        )
+
+
+def _grid(counts: npt.ArrayLike, k: int) -> _Grid:
+    arr = np.asarray(counts, dtype=np.int64)
+    if arr.ndim == 1:
+        arr = arr[np.newaxis, :]
+    if arr.ndim != 2 or (arr < 0).any():
+        raise InputError("counts must be a 2-D array of non-negative integers.")
+    small = (arr > 0) & (arr < k)
+    return _Grid(
+        arr,
+        small.copy(),
+        (arr.sum(axis=1) > 0) & (arr.sum(axis=1) < k),
+        (arr.sum(axis=0) > 0) & (arr.sum(axis=0) < k),
+        bool(0 < arr.sum() < k),
+    )
+
+
+Found = tuple[int, str, tuple[int, ...], float, float, int]
+"""One attacked cell: (table, kind, index, lowest feasible value, highest, true value)."""
+
+
+def attack(
+    grids: Sequence[_Grid], nested: bool = False, only: tuple[int, tuple[int, ...]] | None = None
+) -> list[Found]:
+    """Feasible integer range of every hidden cell (and, for nested tables, of every
+    difference cell that is positive): ``(table, kind, index, low, high, true value)``;
+    ``only=(table, index)`` attacks that one cell (table 2: the difference)."""
+    model = _Model()
+    handles = [g.add_to(model) for g in grids]
+    shape = grids[0].counts.shape
+    if nested:  # the second table's persons are a subset of the first's
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                model.at_most({handles[1][0][i][j]: 1.0, handles[0][0][i][j]: -1.0})
+    out: list[Found] = []
+    for t, (g, (cells, rows, cols, total)) in enumerate(zip(grids, handles, strict=True)):
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                if g.hide_cell[i, j] and (only is None or only == (t, (i, j))):
+                    lo, hi = model.bounds({cells[i][j]: 1.0})
+                    out.append((t, "cell", (i, j), lo, hi, int(g.counts[i, j])))
+        if only is not None:
+            continue
+        for i, v in enumerate(rows):
+            if g.hide_row[i]:
+                lo, hi = model.bounds({v: 1.0})
+                out.append((t, "row total", (i,), lo, hi, int(g.counts[i].sum())))
+        for j, v in enumerate(cols):
+            if g.hide_col[j]:
+                lo, hi = model.bounds({v: 1.0})
+                out.append((t, "column total", (j,), lo, hi, int(g.counts[:, j].sum())))
+        if g.hide_total:
+            lo, hi = model.bounds({total: 1.0})
+            out.append((t, "total", (), lo, hi, int(g.counts.sum())))
+    if nested:
+        diff = grids[0].counts - grids[1].counts
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                if diff[i, j] > 0 and (only is None or only == (2, (i, j))):
+                    a, b = handles[0][0][i][j], handles[1][0][i][j]
+                    lo, hi = model.bounds({a: 1.0, b: -1.0})
+                    out.append((2, "difference", (i, j), lo, hi, int(diff[i, j])))
+    return out
+
+
+def _recovered(found: list[Found], k: int) -> list[Found]:
+    """Hidden cells whose range is narrower than ``k``; small differences likewise."""
+    return [f for f in found if f[4] - f[3] < k and (f[1] != "difference" or f[5] < k)]
+
+
+def _protect(grids: list[_Grid], k: int, nested: bool) -> int:
+    """Hide cells, then margins, until no hidden cell is recovered; returns added hidings.
+
+    For a recovered cell (i, j) the cheapest rectangle (i, j), (i, j'), (i', j), (i', j') of
+    shown cells whose hiding protects it is hidden (the classical hypercube method: each row
+    and column of the rectangle then has two unknowns that can trade counts); when no
+    rectangle suffices, the one that widens the range most, else one more cell or margin.
+    """
+    added = 0
+    while True:
+        bad = _recovered(attack(grids, nested), k)
+        if not bad:
+            return added
+        t, kind, index, *_ = bad[0]
+        target = grids[1 if t == 2 else t]
+        if kind in ("cell", "difference") and _hide_rectangle(grids, target, t, index, k, nested):
+            added += 1
+            continue
+        for g in [target, *(x for x in grids if x is not target)]:
+            if _hide_one_more(g, kind, index):
+                added += 1
+                break
+        else:  # pragma: no cover - everything is hidden, which always protects
+            return added
+
+
+def _width(grids: list[_Grid], nested: bool, t: int, index: tuple[int, ...]) -> float:
+    for f in attack(grids, nested, only=(t, index)):
+        if f[0] == t and f[2] == index and f[1] in ("cell", "difference"):
+            return f[4] - f[3]
+    return np.inf
+
+
+def _hide_rectangle(
+    grids: list[_Grid], g: _Grid, probe_t: int, index: tuple[int, ...], k: int, nested: bool
+) -> bool:
+    i, j = index
+    r, c = g.counts.shape
+    best: tuple[bool, float, int, list[tuple[int, int]]] | None = None
+    for i2 in range(r):
+        for j2 in range(c):
+            if i2 == i or j2 == j:
+                continue
+            corners = [(i, j), (i, j2), (i2, j), (i2, j2)]
+            new = [(a, b) for a, b in corners if not g.hide_cell[a, b]]
+            if not new:
+                continue
+            for a, b in new:
+                g.hide_cell[a, b] = True
+            width = _width(grids, nested, probe_t, index)
+            for a, b in new:
+                g.hide_cell[a, b] = False
+            cost = int(sum(g.counts[a, b] for a, b in new))
+            key = (width >= k, width, -cost, new)
+            if best is None or (key[0], -cost if key[0] else key[1]) > (
+                best[0],
+                best[2] if best[0] else best[1],
+            ):
+                best = (key[0], width, -cost, new)
+    if best is None or (not best[0] and best[1] <= _width(grids, nested, probe_t, index)):
+        return False
+    for a, b in best[3]:
+        g.hide_cell[a, b] = True
+    return True
+
+
+def _hide_one_more(g: _Grid, kind: str, index: tuple[int, ...]) -> bool:
+    """Hide the smallest positive shown cell sharing a row or column with ``index`` (else any
+    shown cell, else a margin); False when everything is already hidden."""
+    i = index[0] if kind in ("cell", "row total", "difference") else None
+    j = index[-1] if kind in ("cell", "column total", "difference") else None
+    shown = ~g.hide_cell
+    near = np.zeros_like(shown)
+    if i is not None:
+        near[i, :] = True
+    if j is not None:
+        near[:, j] = True
+    for pool in (shown & near & (g.counts > 0), shown & near, shown & (g.counts > 0), shown):
+        if pool.any():
+            cand = np.argwhere(pool)
+            best = cand[np.argmin(g.counts[pool])]
+            g.hide_cell[best[0], best[1]] = True
+            return True
+    for flags, pick in ((g.hide_row, i), (g.hide_col, j)):
+        if pick is not None and not flags[pick]:
+            flags[pick] = True
+            return True
+    for flags in (g.hide_row, g.hide_col):
+        if not flags.all():
+            flags[int(np.flatnonzero(~flags)[0])] = True
+            return True
+    if not g.hide_total:
+        g.hide_total = True
+        return True
+    return False
+
+
+def _record_table(log: DisclosureLog, output: str, g: _Grid) -> None:
+    r, c = g.counts.shape
+    k = log.min_cell
+    for i in range(r):
+        for j in range(c):
+            if g.hide_cell[i, j]:
+                primary = 0 < g.counts[i, j] < k
+                log.record(
+                    output,
+                    f"row {i}, column {j}",
+                    f"count below {k}"
+                    if primary
+                    else "secondary suppression (row/column totals would reveal a hidden cell)",
+                )
+    for flags, what in ((g.hide_row, "row total"), (g.hide_col, "column total")):
+        for m in np.flatnonzero(flags):
+            log.record(output, f"{what} {m}", "margin suppressed (small, or would reveal a cell)")
+    if g.hide_total:
+        log.record(output, "total", "margin suppressed (small, or would reveal a cell)")
+
+
+def protect_table(log: DisclosureLog, output: str, counts: npt.ArrayLike) -> CountTable:
+    """Publishable form of a two-way count table with its margins (module comment above).
+
+    Primary suppression hides counts (and margins) in ``(0, min_cell)``; secondary suppression
+    then hides further cells, and if needed margins, until the attack recovers no hidden cell.
+    Every hidden cell is recorded in ``log`` with its reason.
+    """
+    g = _grid(counts, log.min_cell)
+    _protect([g], log.min_cell, nested=False)
+    _record_table(log, output, g)
+    return g.published()
+
+
+def protect_nested(
+    log: DisclosureLog,
+    outputs: tuple[str, str],
+    counts: tuple[npt.ArrayLike, npt.ArrayLike],
+) -> tuple[CountTable, CountTable]:
+    """Two tables of the same cells where the second's persons are a subset of the first's
+    (a subgroup and the full sample; two samples one of which drops a few persons).
+
+    The difference of the two tables is the table of the persons in one but not the other
+    (the complement): a difference cell in ``(0, min_cell)`` must not be recoverable either.
+    Both tables are protected jointly (cells, margins and differences).
+    """
+    ga, gb = _grid(counts[0], log.min_cell), _grid(counts[1], log.min_cell)
+    if ga.counts.shape != gb.counts.shape or (gb.counts > ga.counts).any():
+        raise InputError(
+            "the second table must count a subset of the first table's persons (same cells, "
+            "no cell larger than in the first)."
+        )
+    _protect([ga, gb], log.min_cell, nested=True)
+    _record_table(log, outputs[0], ga)
+    _record_table(log, outputs[1], gb)
+    return ga.published(), gb.published()
+
+
+def dominance_ok(
+    log: DisclosureLog,
+    output: str,
+    cell: str,
+    values: npt.ArrayLike,
+    *,
+    n: int = 1,
+    k: float = 0.85,
+) -> bool:
+    """The (n, k) dominance rule for a continuous statistic (a sum or mean of ``values``).
+
+    The cell may be published only when the ``n`` largest contributions make up at most
+    ``k`` of the total (absolute values) and at least ``min_cell`` persons contribute;
+    otherwise a dominant contributor's value could be estimated from the statistic.
+    """
+    x = np.abs(np.asarray(values, dtype=np.float64).ravel())
+    x = x[np.isfinite(x)]
+    if x.size < log.min_cell:
+        log.record(output, cell, f"fewer than {log.min_cell} contributors")
+        return False
+    total = float(x.sum())
+    top = float(np.sort(x)[::-1][:n].sum())
+    if total > 0 and top > k * total:
+        log.record(output, cell, f"dominance: the {n} largest contribute more than {k:.0%}")
+        return False
+    return True
+
+
+def audit(log: DisclosureLog) -> list[dict[str, str]]:
+    """Every suppressed cell and why, in the order suppressed (output, cell, reason, kind)."""
+    kinds = (
+        ("count below", "primary"),
+        ("group of fewer", "primary"),
+        ("fewer than", "primary"),
+        ("built from", "primary"),
+        ("dominance", "dominance"),
+        ("secondary", "secondary"),
+        ("complementary", "secondary"),
+        ("margin", "secondary"),
+    )
+    rows = []
+    for e in log.entries:
+        kind = next((name for key, name in kinds if e.reason.startswith(key)), "other")
+        rows.append({"output": e.output, "cell": e.cell, "reason": e.reason, "kind": kind})
+    return rows

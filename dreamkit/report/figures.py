@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
@@ -46,7 +47,10 @@ def save_figure(fig: MplFigure, directory: Path, name: str, caption: str) -> Fig
     png, svg = directory / f"{name}.png", directory / f"{name}.svg"
     fig.savefig(png, dpi=DPI, format="png", metadata={"Software": None})
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    # fixed salt: SVG element ids are hashes, random per process unless salted (byte-identical
+    # figures for the same data, whatever the run)
+    with matplotlib.rc_context({"svg.hashsalt": f"dreamkit-{name}"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg_text = buffer.getvalue()
     svg.write_text(svg_text, encoding="utf-8")
     start = svg_text.find("<svg")

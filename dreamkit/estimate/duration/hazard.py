@@ -51,7 +51,11 @@ from dreamkit.estimate.duration.duration_dependence import (
     resolve,
     varying_names,
 )
-from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
+from dreamkit.estimate.duration.person_period import (
+    check_events_by_arm,
+    duration_arrays,
+    require_columns,
+)
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
 from dreamkit.estimate.results import Result
 from dreamkit.frames import accepts_pandas
@@ -268,6 +272,14 @@ class DiscreteTimeHazard:
                     f"column {c!r} has dtype {df[c].dtype}; regressors must be numeric. Code a "
                     "categorical covariate as 0/1 dummy columns."
                 )
+            if df[c].dtype.is_float():
+                n_bad = int((~df[c].is_finite()).sum())
+                if n_bad:
+                    raise InputError(
+                        f"column {c!r} has {n_bad} NaN or infinite value(s); the hazard model "
+                        "needs a finite value for every row. Impute or remove those persons "
+                        "explicitly."
+                    )
         if self.treatment:
             bad = set(df[self.treatment].unique().to_list()) - {0, 1}
             if bad:
@@ -391,6 +403,8 @@ class DiscreteTimeHazard:
                 & (durations[exit_type] == exit_of_interest).fill_null(False).to_numpy()
             ).astype(np.int8)
         data = self._validate(durations, "durations")
+        if self.treatment:
+            check_events_by_arm(durations[self.treatment], e, self.treatment)
         w = int(d.max())
         n_d = np.bincount(d, minlength=w + 1).astype(np.float64)
         at_risk = np.concatenate([[0.0], np.cumsum(n_d[::-1])[::-1][1:]])

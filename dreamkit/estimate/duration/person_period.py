@@ -14,6 +14,7 @@ Person identifiers are carried over only if the caller asks for them in ``keep``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,6 +23,7 @@ from numpy.typing import NDArray
 from dreamkit.errors import (
     ColumnNotFoundError,
     EmptyInputError,
+    EstimationError,
     InputError,
     OverlappingSpellsError,
 )
@@ -208,3 +210,21 @@ def expand_spells(
     if exit_type is not None:
         cols += _exit_type_columns(ordered, exit_type, e, last, idx.size)
     return out.with_columns(cols)
+
+
+def check_events_by_arm(arms: pl.Series, events: NDArray[Any], treatment: str) -> None:
+    """Raise :class:`EstimationError` when an arm has no events: the treatment coefficient
+    then diverges to minus infinity (separation), so nothing is fitted."""
+    e = np.asarray(events, dtype=np.float64)
+    if not e.any():
+        return  # no events at all: the caller's own check says so
+    a = arms.cast(pl.Float64).to_numpy()
+    for arm, name in ((0.0, "control"), (1.0, "treated")):
+        in_arm = a == arm
+        n = int(in_arm.sum())
+        if n and not e[in_arm].any():
+            raise EstimationError(
+                f"the {name} arm ({treatment!r} = {int(arm)}) has no events among its {n} "
+                "persons, so the treatment coefficient has no finite estimate (separation); "
+                "report the arms' event counts (e.g. Kaplan-Meier) instead of a hazard ratio."
+            )

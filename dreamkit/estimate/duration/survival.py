@@ -22,11 +22,16 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import multivariate_logrank_test
 from numpy.typing import NDArray
 
-from dreamkit.errors import InputError
-from dreamkit.estimate.duration.person_period import duration_arrays, require_columns
+from dreamkit.errors import EstimationError, InputError
+from dreamkit.estimate.duration.person_period import (
+    check_events_by_arm,
+    duration_arrays,
+    require_columns,
+)
 from dreamkit.estimate.results import Result, check_level
 from dreamkit.frames import accepts_pandas
 
@@ -314,12 +319,23 @@ def cox(
             strata_arg = ["_stratum"]
     if cluster is not None:
         frame = frame.with_columns(data[cluster].rank("dense").cast(pl.Int64).alias("_cluster"))
+    if not e.any():
+        raise EstimationError(
+            f"column {event!r} has no events among {e.size} persons; a Cox model needs events."
+        )
+    check_events_by_arm(data[treatment], e, treatment)
     pdf = frame.to_pandas()
-    cph = CoxPHFitter(alpha=1 - level).fit(
-        pdf,
-        duration_col="_T",
-        event_col="_E",
-        strata=strata_arg,
-        cluster_col="_cluster" if cluster is not None else None,
-    )
+    try:
+        cph = CoxPHFitter(alpha=1 - level).fit(
+            pdf,
+            duration_col="_T",
+            event_col="_E",
+            strata=strata_arg,
+            cluster_col="_cluster" if cluster is not None else None,
+        )
+    except ConvergenceError:
+        raise EstimationError(
+            "the Cox fit (lifelines) did not converge (typically collinear regressors or a "
+            "stratum without events); drop constant covariates or merge strata."
+        ) from None
     return CoxResult(cph, tuple(cols), d.size, int(e.sum()), cluster, level, pdf)

@@ -111,6 +111,21 @@ def handle_missing(
     return kept, data.height - kept.height, f"listwise deletion: missing values in {listing}"
 
 
+def _refuse_infinite(data: pl.DataFrame, cols: Sequence[str]) -> None:
+    """Raise for infinite values: they are not missing, and no estimate can use them."""
+    floats = [c for c in dict.fromkeys(cols) if data.schema[c].is_float()]
+    if not floats:
+        return
+    counts = data.select(pl.col(c).is_infinite().sum() for c in floats).row(0, named=True)
+    bad = {c: int(v) for c, v in counts.items() if v}
+    if bad:
+        listing = ", ".join(f"{c!r} ({v})" for c, v in bad.items())
+        raise InputError(
+            f"infinite values in column(s) {listing}; replace them by finite values or by "
+            "missing (null) ones and decide how to treat those rows (missing='drop')."
+        )
+
+
 def _is_missing(schema: pl.Schema, col: str) -> pl.Expr:
     expr = pl.col(col).is_null()
     if schema[col].is_float():
@@ -178,6 +193,7 @@ def prepare_sample(
     require_columns(data, list(covariates), "covariate")
     require_columns(data, list(extra), "required")
     used = [*design, *names, *covariates, *extra]
+    _refuse_infinite(data, [*names, *covariates, *extra])
     frame, n_dropped, reason = handle_missing(data.select(list(dict.fromkeys(used))), used, missing)
     if frame.height == 0:
         raise InputError("no rows are left after removing missing values; check the data.")

@@ -1,0 +1,6 @@
+"""Make ``catalogue`` and ``fuzz_strategies`` importable from the tests in this folder."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
