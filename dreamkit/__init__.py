@@ -142,6 +142,7 @@ _FACE: dict[str, str] = {
     "PowerResult": "dreamkit.power",
     "ReferenceTrialModel": "dreamkit.power",
     "NormalClusterModel": "dreamkit.power",
+    "OutputWriteError": "dreamkit.errors",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -169,6 +170,7 @@ __all__ = [
     "Ladder",
     "NormalClusterModel",
     "OutcomeSpec",
+    "OutputWriteError",
     "OverlappingSpellsError",
     "PlanningInputs",
     "PowerResult",
@@ -326,6 +328,7 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         EstimationError,
         InferenceWarning,
         InputError,
+        OutputWriteError,
         OverlappingSpellsError,
         TrialDesignError,
     )
