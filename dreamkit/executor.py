@@ -188,8 +188,13 @@ class DaskExecutor:
         size = self.batch_size or max(1, -(-len(tasks) // (4 * self.n_workers)))
         batches = [tasks[s : s + size] for s in range(0, len(tasks), size)]
         futures = self.client.map(_Batch(fn), batches, pure=False, retries=self.retries)
+        try:
+            parts = self.client.gather(futures)
+        except BaseException:
+            self.client.cancel(futures)  # no orphaned work once the caller has the error
+            raise
         out: list[R] = []
-        for part in self.client.gather(futures):
+        for part in parts:
             out.extend(part)
         return out
 
@@ -205,11 +210,12 @@ def _is_dask_client(obj: object) -> bool:
     )
 
 
-def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
+def connect(address: str, *, timeout: float | None = None) -> Any:
     """A ``dask.distributed.Client`` connected to the scheduler at ``address``.
 
     Raises :class:`~dreamkit.errors.SchedulerUnreachableError` naming the address when no
-    scheduler answers within ``timeout`` seconds, and ``ImportError`` with the install
+    scheduler answers within ``timeout`` seconds (default :data:`DEFAULT_CONNECT_TIMEOUT`),
+    and ``ImportError`` with the install
     command when dask is not installed.
     """
     try:
@@ -218,6 +224,7 @@ def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
         raise ImportError(
             "running on a Dask cluster needs dask.distributed: pip install 'dreamkit[dask]'."
         ) from exc
+    timeout = DEFAULT_CONNECT_TIMEOUT if timeout is None else timeout
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:

@@ -33,7 +33,7 @@ from dreamkit.chunked.runner import ChunkOutput, ChunkRun, run_chunks
 from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, InputError, MissingPersonsError
 from dreamkit.estimate.duration.person_period import expand_person_periods
-from dreamkit.executor import ExecutorLike
+from dreamkit.executor import ExecutorLike, resolve_executor
 from dreamkit.outcomes import Outcomes, OutcomeSpec, SampleFlow, build_outcomes
 from dreamkit.outcomes.align import Coverage, OnMissing
 from dreamkit.outcomes.spec import DUR_EMP, EVENT_EMP
@@ -114,6 +114,7 @@ def chunked_outcomes(
             The memory budget applies to each worker; the output is the same either way.
         read_options: reader options overriding those stored with the dataset.
     """
+    executor = resolve_executor(executor)  # fail on an unreachable scheduler before any work
     data = (
         dataset if isinstance(dataset, PartitionedRegister) else PartitionedRegister.open(dataset)
     )

@@ -120,6 +120,7 @@ def run_chunks(
             ``work`` must be picklable (Dask also ships closures) and each task writes its
             chunk's file and record itself; output is identical to a serial run.
     """
+    pool = resolve_executor(executor)  # an unreachable scheduler fails here, before any work
     manifest = Manifest(out_dir, run, keys)
     mine = job_keys(keys, job)
     finished = {k for k in mine if manifest.done(k) is not None}
@@ -128,7 +129,6 @@ def run_chunks(
     computed: list[str] = []
     bar = tqdm(total=len(mine), initial=len(skipped), desc=description, disable=not progress)
     rows = 0
-    pool = resolve_executor(executor)
     try:
         if not isinstance(pool, SerialExecutor) and todo:
             task = _ChunkTask(work, manifest.out_dir)

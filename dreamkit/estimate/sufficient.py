@@ -131,12 +131,6 @@ def check_schemas(parts: Sequence[PartitionLike], needed: Sequence[str]) -> None
     """Every partition must have the first one's columns and types (read from the Parquet
     footers only), and the first must have ``needed``; raises naming the partition."""
     first = _schema(parts[0])
-    absent = [c for c in needed if c not in first]
-    if absent:
-        raise ColumnNotFoundError(
-            f"column(s) {absent} are not in {_label(parts[0], 0)}; its columns include "
-            f"{list(first)[:12]}. Check the names."
-        )
     for i, part in enumerate(parts[1:], start=1):
         schema = _schema(part)
         if schema == first:
@@ -157,6 +151,12 @@ def check_schemas(parts: Sequence[PartitionLike], needed: Sequence[str]) -> None
             f"{_label(part, i)} has a different schema from {_label(parts[0], 0)}: {what}. "
             "Every partition of one dataset needs the same columns and types; rewrite it with "
             "the same writer (or cast the column)."
+        )
+    absent = [c for c in needed if c not in first]
+    if absent:
+        raise ColumnNotFoundError(
+            f"column(s) {absent} are not in the partitions; their columns include "
+            f"{list(first)[:12]}. Check the names."
         )
 
 
@@ -380,13 +380,13 @@ def partitioned_effect_path(
     Raises :class:`~dreamkit.errors.SchemaMismatchError` naming the partition when the
     partitions' columns or types differ (checked from the Parquet footers before any work).
     """
+    pool = resolve_executor(executor)  # an unreachable scheduler fails before any work
     parts = as_partitions(partitions)
     check_schemas(parts, [])
     empty = pl.DataFrame(schema=_schema(parts[0]))
     names = resolve_outcomes(empty, outcomes)
     spec = _IttSpec(names, tuple(covariates), treated, stratum, cluster)
     check_schemas(parts, spec.columns)
-    pool = resolve_executor(executor)
     tasks = list(enumerate(parts))
     moments = pool.map(_IttPass1(spec), tasks)
 
@@ -542,13 +542,13 @@ def partitioned_hazard(
         duration, event, exit_type, exit_of_interest: as for ``DiscreteTimeHazard.fit``.
         executor: where the partition tasks run (:mod:`dreamkit.executor`).
     """
+    pool = resolve_executor(executor)  # an unreachable scheduler fails before any work
     model = DiscreteTimeHazard() if model is None else model
     parts = as_partitions(partitions)
     keys = [c for c in (model.stratum, model.cluster) if c] + model.raw_columns
     keys += [duration, event] + ([exit_type] if exit_type else [])
     keys = list(dict.fromkeys(keys))
     check_schemas(parts, keys)
-    pool = resolve_executor(executor)
     counts = pool.map(_HazardCounts(tuple(keys)), list(enumerate(parts)))
     cells = (
         pl.concat(counts)

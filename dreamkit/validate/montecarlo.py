@@ -110,13 +110,13 @@ def run(
         raise InputError(
             f"n_replications = {n_replications}, n_jobs = {n_jobs}; both must be >= 1."
         )
-    seeds = replication_seeds(seed, n_replications)
     chosen = executor if executor is not None else get_executor()
     pool: Executor
     if chosen is None:
         pool = SerialExecutor() if n_jobs == 1 else ProcessExecutor(n_jobs)
     else:
         pool = resolve_executor(chosen)
+    seeds = replication_seeds(seed, n_replications)
     draws: list[Draw] = []
     bar = tqdm(total=n_replications, desc=description, disable=not progress, leave=False)
     if isinstance(pool, SerialExecutor):
