@@ -69,6 +69,37 @@ def test_monte_carlo_one_and_two_workers_identical(client):
     assert serial.equals(cluster)
 
 
+def _design(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = 400
+    team = rng.integers(0, 12, n)
+    treated = (rng.random(n) < 0.5).astype(np.int8)
+    y = rng.normal(size=(n, 3)) + 0.1 * treated[:, None]
+    z = np.column_stack([np.ones(n), rng.normal(size=n)])
+    return y, treated, z, team
+
+
+def test_randomization_and_bootstrap_draws_do_not_depend_on_workers(client, monkeypatch):
+    from dreamkit.inference import fwl_statistic, randomization_inference, wild_cluster_bootstrap
+    from dreamkit.inference import randomization as ri_module
+    from dreamkit.inference import wild_bootstrap as wb_module
+
+    monkeypatch.setattr(ri_module, "_CHUNK_ELEMENTS", 40_000)  # batches of 100 allocations
+    monkeypatch.setattr(wb_module, "_CHUNK_ELEMENTS", 3_600)  # blocks of 100 replications
+
+    y, treated, z, team = _design()
+    stat = fwl_statistic(y, z, team, studentize=True)
+    ri1 = randomization_inference(stat, treated, team, n_draws=300, seed=3)
+    ri2 = randomization_inference(stat, treated, team, n_draws=300, seed=3, executor=client)
+    np.testing.assert_array_equal(ri1.draws, ri2.draws)
+    np.testing.assert_array_equal(ri1.p_value, ri2.p_value)
+    wb1 = wild_cluster_bootstrap(y, treated, z, team, B=499, seed=5)
+    with use_executor(client):
+        wb2 = wild_cluster_bootstrap(y, treated, z, team, B=499, seed=5)
+    np.testing.assert_array_equal(wb1.t_boot, wb2.t_boot)
+    np.testing.assert_array_equal(wb1.conf_low, wb2.conf_low)
+
+
 def _slow_square(x: int) -> int:
     time.sleep(0.1)
     return x * x

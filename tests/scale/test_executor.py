@@ -3,7 +3,6 @@ bad arguments, an unreachable scheduler."""
 
 from __future__ import annotations
 
-import functools
 import socket
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from dreamkit import executor as ex
 from dreamkit.errors import InputError, SchedulerUnreachableError
-from dreamkit.validate import FEW_CLUSTERS_NULL, replicate, run
+from dreamkit.validate import run
 
 
 def test_spawn_seeds_depend_on_index_only():
@@ -41,14 +40,6 @@ def test_resolve_and_session_default():
     for bad in (0, True, 2.5, object()):
         with pytest.raises(InputError):
             ex.resolve_executor(bad)
-
-
-def test_monte_carlo_on_the_session_executor_is_unchanged():
-    job = functools.partial(replicate, FEW_CLUSTERS_NULL)
-    serial = run(job, 2, seed=4, n_jobs=1, progress=False)
-    with ex.use_executor(2):
-        pooled = run(job, 2, seed=4, progress=False)
-    assert serial.equals(pooled)
 
 
 def _closed_port() -> int:
