@@ -80,8 +80,9 @@ _COLLINEAR_RTOL = 1e-9
 
 
 def as_partitions(source: Any) -> list[PartitionLike]:
-    """The partitions of ``source``: a list of Parquet paths or frames, a directory of
-    ``*.parquet`` files, or a finished chunk run (anything with ``.files``, e.g.
+    """The partitions of ``source``: a list of Parquet paths or URLs (``s3://...``, read by
+    polars with credentials from the environment) or frames, a directory of ``*.parquet``
+    files, or a finished chunk run (anything with ``.files``, e.g.
     :class:`~dreamkit.chunked.ChunkRun`; or ``.run.files``, e.g. ``ChunkedOutcomes``)."""
     run = getattr(source, "run", None)
     if run is not None and hasattr(run, "files"):
@@ -90,6 +91,8 @@ def as_partitions(source: Any) -> list[PartitionLike]:
         if getattr(source, "complete", True) is False:
             raise InputError("the chunk run is not complete; finish it before estimating.")
         source = list(source.files)
+    if isinstance(source, str) and "://" in source:
+        return [source]  # one object-store URL (list several for a dataset)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_dir():
@@ -121,7 +124,7 @@ def _label(part: PartitionLike, index: int) -> str:
 
 def _schema(part: PartitionLike) -> dict[str, pl.DataType]:
     if isinstance(part, (str, Path)):
-        return dict(pl.read_parquet_schema(part))
+        return dict(pl.scan_parquet(part).collect_schema())  # the footer only
     if isinstance(part, pl.LazyFrame):
         return dict(part.collect_schema())
     return dict(part.schema)
