@@ -184,8 +184,8 @@ def run(n: int, repeats: int, peer_max: int) -> list[dict[str, object]]:
         "input_MB": data.estimated_size() / 2**20,
     }
     rows = []
-    pdf = data.to_pandas()
-    if n <= peer_max:
+    pdf = data.to_pandas() if n <= peer_max or n < 10_000 else None
+    if pdf is not None and n <= peer_max:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t_b, ref = median_time(lambda: pyfixest_multi(pdf, outcomes), 3 if n < 10_000 else 1)
@@ -199,7 +199,7 @@ def run(n: int, repeats: int, peer_max: int) -> list[dict[str, object]]:
                 "max_rel_diff": f"{max(worst, worst_floor):.1e}",
             }
         )
-    if n < 10_000:  # the older per-outcome loops, kept as labelled secondary rows
+    if pdf is not None and n < 10_000:  # older per-outcome loops: labelled secondary rows
         for name, loop in (
             ("secondary: statsmodels loop", statsmodels_loop),
             ("secondary: pyfixest loop", pyfixest_loop),
