@@ -179,7 +179,11 @@ class DaskExecutor:
 
     @property
     def n_workers(self) -> int:
-        return max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
+        try:
+            info = self.client.scheduler_info(n_workers=-1)  # all workers (newer distributed)
+        except TypeError:
+            info = self.client.scheduler_info()
+        return max(1, len(info.get("workers", {})))
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
         tasks = list(tasks)
