@@ -78,6 +78,27 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+class _TimedSerial:
+    """Serial executor that records the time spent inside the tasks (the rest of a call is
+    the client's combine)."""
+
+    n_workers = 1
+
+    def __init__(self) -> None:
+        self.inside = 0.0
+
+    def map(self, fn, tasks):
+        start = time.perf_counter()
+        out = [fn(t) for t in tasks]
+        self.inside += time.perf_counter() - start
+        return out
+
+
 def one_configuration(
     n_workers: int, data: PartitionedRegister, trial: pl.DataFrame, work: Path, args
 ) -> dict:
@@ -93,6 +114,7 @@ def one_configuration(
     )
     client = Client(cluster)
     client.wait_for_workers(n_workers)
+    cpu0 = client.run(_cpu_s)
     out = work / f"outcomes-{n_workers}"
     shutil.rmtree(out, ignore_errors=True)
     times: dict[str, float] = {}
@@ -126,11 +148,14 @@ def one_configuration(
     )
     times["monte_carlo"] = time.perf_counter() - t0
     peaks = sorted(client.run(_maxrss_mb).values())
+    cpu1 = client.run(_cpu_s)
+    cpu = sorted(cpu1[w] - cpu0.get(w, 0.0) for w in cpu1)
     client.close()
     cluster.close()
     return {
         "times": times,
         "peaks_mb": peaks,
+        "worker_cpu_s": cpu,
         "sha": [r.sha256 for r in res.run.records],
         "n_chunks": len(res.run.records),
         "persons": sum(r.rows for r in res.run.records),
@@ -141,11 +166,14 @@ def one_configuration(
 
 
 def combine_time(res_dir: Path) -> float:
-    """Client-side combine cost, measured: both fits from the chunk files in this process."""
+    """Client-side cost of the ITT and hazard fits (everything outside the partition tasks),
+    measured in this process."""
     files = sorted(res_dir.glob("p*.parquet"))
+    timed = _TimedSerial()
     t0 = time.perf_counter()
-    partitioned_effect_path(files, "sick_share_", ["x1"], executor=1)
-    return time.perf_counter() - t0
+    partitioned_effect_path(files, "sick_share_", ["x1"], executor=timed)
+    partitioned_hazard(files, duration=DUR_SICK, event=EVENT_SICK, executor=timed)
+    return time.perf_counter() - t0 - timed.inside
 
 
 def main() -> None:
@@ -177,7 +205,8 @@ def main() -> None:
         results[k] = one_configuration(k, data, trial, work, args)
         print(
             f"{k} worker(s): {json.dumps(results[k]['times'])} peaks MB "
-            f"{[round(p) for p in results[k]['peaks_mb']]}",
+            f"{[round(p) for p in results[k]['peaks_mb']]}, load average "
+            f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
 
@@ -213,8 +242,15 @@ def main() -> None:
     for k, r in results.items():
         print(
             f"per-worker peak RSS with {k} worker(s): {[round(p) for p in r['peaks_mb']]} MB "
-            f"(budget {args.budget})"
+            f"(budget {args.budget}); worker CPU s {[round(c, 1) for c in r['worker_cpu_s']]}"
         )
+    cpu_lo = sum(results[lo]["worker_cpu_s"])
+    cpu_hi = results[hi]["worker_cpu_s"]
+    print(
+        f"CPU-bound speed-up (what {hi} free cores give): total worker CPU with {lo} worker(s) "
+        f"/ busiest worker's CPU with {hi} = {cpu_lo:.1f} / {max(cpu_hi):.1f} = "
+        f"{cpu_lo / max(cpu_hi):.2f}x (a wall-clock speed-up needs {hi} idle cores)"
+    )
 
     # projection (stated as such): per-partition cost of the register stages, 1 worker
     reg_stages = ("outcomes", "itt", "hazard")
@@ -234,8 +270,8 @@ def main() -> None:
             f"{n_parts:.0f} partitions x {part_cost:.1f} s measured per {args.part_persons:,}-"
             f"person partition / ({workers} workers x parallel efficiency {eff:.2f} measured at "
             f"{hi} workers) = {t / 60:.1f} min, plus the client's combine (measured "
-            f"{combine:.2f} s for the ITT sums of this run; it grows with clusters and "
-            "strata, not persons)"
+            f"{combine:.2f} s outside the partition tasks for the ITT and hazard fits of this "
+            "run; it grows with partitions, clusters and strata, not with persons)"
         )
     print(
         "Assumptions: per-core speed of this machine, the shared file system or object store "
