@@ -24,6 +24,7 @@ FULL = [
     ["w5_validation.py"],
     ["register_memory.py"],
     ["w_population.py"],
+    ["w6_scale_out.py"],
 ]
 QUICK = [
     ["w1_outcomes.py", "--sizes", "10000", "100000"],
@@ -31,6 +32,17 @@ QUICK = [
     ["w3_hazard.py", "--persons", "20000"],
     ["w4_report.py"],
     ["register_memory.py", "--persons", "100000"],
+    [
+        "w6_scale_out.py",
+        "--persons",
+        "20000",
+        "--weeks",
+        "400",
+        "--part-persons",
+        "5000",
+        "--replications",
+        "20",
+    ],
 ]
 
 
