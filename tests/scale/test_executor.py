@@ -64,3 +64,18 @@ def test_unreachable_scheduler_is_a_typed_error_before_any_work(monkeypatch, tmp
         ex.set_executor(address)
     assert calls == []
     assert ex.get_executor() is None
+
+
+def test_chunked_outcomes_on_local_processes_equal_one_process(make, tmp_path):
+    """The chunk work is picklable by the standard library (no cloudpickle needed)."""
+    from dreamkit.chunked import chunked_outcomes, partition_register
+
+    wide = make.random_wide(300, seed=4)
+    trial = make.random_trial(wide, 200, seed=6)
+    data = partition_register(
+        wide, tmp_path / "ds", chunk_rows=150, employment="columns", progress=False
+    )
+    one = chunked_outcomes(data, trial, tmp_path / "one", progress=False)
+    two = chunked_outcomes(data, trial, tmp_path / "two", progress=False, executor=2)
+    assert [r.sha256 for r in one.run.records] == [r.sha256 for r in two.run.records]
+    assert one.collect().persons.equals(two.collect().persons)
