@@ -40,6 +40,11 @@ def test_outcomes_on_the_cluster_equal_one_process(client, make, tmp_path):
     assert one.collect().persons.equals(two.collect().persons)
     assert [s.removed for s in one.flow.steps] == [s.removed for s in two.flow.steps]
     assert [r.sha256 for r in one.run.records] == [r.sha256 for r in two.run.records]
+    # the outcome chunks are the partitions of the ITT fit from sums
+    ref = effect_path(one.collect().persons, "emp_share_", stratum=None)
+    got = partitioned_effect_path(two, "emp_share_", stratum=None, executor=client)
+    np.testing.assert_allclose(got.estimates, ref.estimates, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.vcov, ref.vcov, rtol=1e-10, atol=1e-14)
 
 
 def test_itt_and_hazard_on_the_cluster_equal_in_memory(client, make, tmp_path):
