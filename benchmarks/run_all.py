@@ -27,6 +27,7 @@ FULL = [
     ["w7_ladder.py"],
     ["w8_power.py"],
     ["formula_overhead.py"],
+    ["w6_scale_out.py"],
 ]
 QUICK = [
     ["w1_outcomes.py", "--sizes", "10000", "100000"],
@@ -45,6 +46,17 @@ QUICK = [
         "--repeats",
         "1",
         "--no-save",
+    ],
+    [
+        "w6_scale_out.py",
+        "--persons",
+        "20000",
+        "--weeks",
+        "400",
+        "--part-persons",
+        "5000",
+        "--replications",
+        "20",
     ],
 ]
 

@@ -143,6 +143,13 @@ _FACE: dict[str, str] = {
     "ReferenceTrialModel": "dreamkit.power",
     "NormalClusterModel": "dreamkit.power",
     "OutputWriteError": "dreamkit.errors",
+    "set_executor": "dreamkit.executor",
+    "use_executor": "dreamkit.executor",
+    "get_executor": "dreamkit.executor",
+    "partitioned_effect_path": "dreamkit.estimate.sufficient",
+    "partitioned_hazard": "dreamkit.estimate.sufficient",
+    "SchedulerUnreachableError": "dreamkit.errors",
+    "SchemaMismatchError": "dreamkit.errors",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -179,6 +186,8 @@ __all__ = [
     "Register",
     "Result",
     "SampleFlow",
+    "SchedulerUnreachableError",
+    "SchemaMismatchError",
     "StatusRule",
     "StatusSpec",
     "TeamDesign",
@@ -214,6 +223,7 @@ __all__ = [
     "fisher",
     "fit_binary",
     "fwl_statistic",
+    "get_executor",
     "group_level",
     "group_table",
     "hazard",
@@ -237,6 +247,8 @@ __all__ = [
     "pairwise_allocation",
     "parse_config",
     "partition_register",
+    "partitioned_effect_path",
+    "partitioned_hazard",
     "pearson",
     "peer_effects",
     "peer_low_share",
@@ -263,6 +275,7 @@ __all__ = [
     "romano_wolf",
     "run_report",
     "selfefficacy_grid",
+    "set_executor",
     "simulate_population",
     "simulate_power",
     "simulate_trial",
@@ -272,6 +285,7 @@ __all__ = [
     "study_samples",
     "subgroups",
     "sup_t_band",
+    "use_executor",
     "uwses_total",
     "validate",
     "validate_trial",
@@ -330,6 +344,8 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         InputError,
         OutputWriteError,
         OverlappingSpellsError,
+        SchedulerUnreachableError,
+        SchemaMismatchError,
         TrialDesignError,
     )
     from dreamkit.estimate.binary import (
@@ -383,6 +399,8 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         risk_difference,
         stratified_exact,
     )
+    from dreamkit.estimate.sufficient import partitioned_effect_path, partitioned_hazard
+    from dreamkit.executor import get_executor, set_executor, use_executor
     from dreamkit.inference import (
         adjust_pvalues,
         randomization_inference,

@@ -86,3 +86,11 @@ class DreamkitWarning(UserWarning):
 
 class InferenceWarning(DreamkitWarning):
     """A standard error or interval is known to be unreliable for this design."""
+
+
+class SchedulerUnreachableError(DreamkitError, ConnectionError):
+    """A cluster scheduler (e.g. a ``dask.distributed`` scheduler) cannot be reached."""
+
+
+class SchemaMismatchError(InputError):
+    """Partitions of one dataset have different column names or types."""

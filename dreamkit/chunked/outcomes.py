@@ -33,6 +33,7 @@ from dreamkit.chunked.runner import ChunkOutput, ChunkRun, run_chunks
 from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, InputError, MissingPersonsError
 from dreamkit.estimate.duration.person_period import expand_person_periods
+from dreamkit.executor import ExecutorLike, resolve_executor
 from dreamkit.outcomes import Outcomes, OutcomeSpec, SampleFlow, build_outcomes
 from dreamkit.outcomes.align import Coverage, OnMissing
 from dreamkit.outcomes.spec import DUR_EMP, EVENT_EMP
@@ -90,6 +91,7 @@ def chunked_outcomes(
     threads: int | None = None,
     job: tuple[int, int] | None = None,
     progress: bool = True,
+    executor: ExecutorLike = None,
     **read_options: Any,
 ) -> ChunkedOutcomes:
     """:func:`~dreamkit.outcomes.build_outcomes` on a partitioned register, chunk by chunk.
@@ -107,8 +109,12 @@ def chunked_outcomes(
         job: ``(k, K)``: compute only every K-th chunk from k (independent cluster jobs on a
             shared directory; the run is complete when all K jobs have finished).
         progress: show a progress bar.
+        executor: where the chunks run (:mod:`dreamkit.executor`: local processes or a
+            ``dask.distributed.Client``; default the session executor, else this process).
+            The memory budget applies to each worker; the output is the same either way.
         read_options: reader options overriding those stored with the dataset.
     """
+    executor = resolve_executor(executor)  # fail on an unreachable scheduler before any work
     data = (
         dataset if isinstance(dataset, PartitionedRegister) else PartitionedRegister.open(dataset)
     )
@@ -140,34 +146,16 @@ def chunked_outcomes(
         "plan": [plan.persons, plan.batch_rows],
     }
 
-    def work(key: str) -> ChunkOutput:
-        part = groups.get(key)
-        if part is None:
-            return ChunkOutput(None, {"steps": []})
-        index, offset, length = slices[key]
-        found = part.filter(pl.col(_CHUNK) != _ABSENT)[C.PERSON]
-        whole = data.format == "wide" and found.len() == length  # everyone: no filter needed
-        register = data.read(
-            index,
-            persons=None if whole else found,
-            rows=(offset, length) if data.format == "wide" else None,
-            batch_rows=plan.batch_rows if data.format == "wide" else None,
-            **read_options,
-        )
-        result = build_outcomes(
-            register,
-            part.drop(_CHUNK),
-            spec,
-            on_missing=on_missing,
-            coverage=coverage,
-            threads=plan.threads,
-        )
-        steps = [[s.step, s.reason, s.removed] for s in result.flow.steps]
-        info = {"steps": steps, "unknown_codes": register.n_unknown_codes}
-        return ChunkOutput(result.persons, info)
-
+    work = _OutcomeChunk(data, groups, slices, plan, spec, on_missing, coverage, dict(read_options))
     run = run_chunks(
-        keys, work, out_dir, run=run_id, job=job, progress=progress, description="outcomes"
+        keys,
+        work,
+        out_dir,
+        run=run_id,
+        job=job,
+        progress=progress,
+        description="outcomes",
+        executor=executor,
     )
     merged = _merge_flow(given, run) if run.complete else None
     return ChunkedOutcomes(run, merged, spec, plan)
@@ -184,11 +172,13 @@ def chunked_person_periods(
     period: str = "period",
     job: tuple[int, int] | None = None,
     progress: bool = True,
+    executor: ExecutorLike = None,
 ) -> ChunkRun:
     """:func:`~dreamkit.estimate.duration.person_period.expand_person_periods` on every outcome
     chunk.
 
-    Arguments as for ``expand_person_periods``; ``out_dir``, ``job`` and ``progress`` as for
+    Arguments as for ``expand_person_periods``; ``out_dir``, ``job``, ``progress`` and
+    ``executor`` as for
     :func:`chunked_outcomes`. The rows are those of the in-memory expansion of the whole
     outcome table, in chunk order.
     """
@@ -202,15 +192,15 @@ def chunked_person_periods(
         "arguments": [duration, event, exit_type, None if keep is None else list(keep), period],
     }
 
-    def work(key: str) -> ChunkOutput:
-        name = files[key]
-        if name is None:
-            return ChunkOutput(None)
-        frame = pl.read_parquet(source.out_dir / name)
-        expanded = expand_person_periods(
-            frame, duration=duration, event=event, exit_type=exit_type, keep=keep, period=period
-        )
-        return ChunkOutput(expanded, {"spells": frame.height})
+    work = _PeriodChunk(
+        source.out_dir,
+        files,
+        duration,
+        event,
+        exit_type,
+        None if keep is None else list(keep),
+        period,
+    )
 
     return run_chunks(
         list(files),
@@ -220,7 +210,77 @@ def chunked_person_periods(
         job=job,
         progress=progress,
         description="person-periods",
+        executor=executor,
     )
+
+
+@dataclass(frozen=True)
+class _OutcomeChunk:
+    """The outcome work of one chunk (a picklable callable, so chunks can run on workers)."""
+
+    data: PartitionedRegister
+    groups: dict[str, pl.DataFrame]
+    slices: dict[str, tuple[int, int, int]]
+    plan: ChunkPlan
+    spec: OutcomeSpec
+    on_missing: OnMissing
+    coverage: Coverage
+    read_options: dict[str, Any]
+
+    def __call__(self, key: str) -> ChunkOutput:
+        data, plan = self.data, self.plan
+        part = self.groups.get(key)
+        if part is None:
+            return ChunkOutput(None, {"steps": []})
+        index, offset, length = self.slices[key]
+        found = part.filter(pl.col(_CHUNK) != _ABSENT)[C.PERSON]
+        whole = data.format == "wide" and found.len() == length  # everyone: no filter needed
+        register = data.read(
+            index,
+            persons=None if whole else found,
+            rows=(offset, length) if data.format == "wide" else None,
+            batch_rows=plan.batch_rows if data.format == "wide" else None,
+            **self.read_options,
+        )
+        result = build_outcomes(
+            register,
+            part.drop(_CHUNK),
+            self.spec,
+            on_missing=self.on_missing,
+            coverage=self.coverage,
+            threads=plan.threads,
+        )
+        steps = [[s.step, s.reason, s.removed] for s in result.flow.steps]
+        info = {"steps": steps, "unknown_codes": register.n_unknown_codes}
+        return ChunkOutput(result.persons, info)
+
+
+@dataclass(frozen=True)
+class _PeriodChunk:
+    """The person-period expansion of one outcome chunk (picklable)."""
+
+    source: Path
+    files: dict[str, str | None]
+    duration: str
+    event: str
+    exit_type: str | None
+    keep: list[str] | None
+    period: str
+
+    def __call__(self, key: str) -> ChunkOutput:
+        name = self.files[key]
+        if name is None:
+            return ChunkOutput(None)
+        frame = pl.read_parquet(self.source / name)
+        expanded = expand_person_periods(
+            frame,
+            duration=self.duration,
+            event=self.event,
+            exit_type=self.exit_type,
+            keep=self.keep,
+            period=self.period,
+        )
+        return ChunkOutput(expanded, {"spells": frame.height})
 
 
 def _slices(data: PartitionedRegister, plan: ChunkPlan) -> dict[str, tuple[int, int, int]]:

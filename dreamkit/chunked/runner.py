@@ -2,8 +2,11 @@
 
 :func:`run_chunks` is deliberately small: chunks are independent, so there is nothing to
 schedule. The out-of-core work inside a chunk (Parquet scans with projection and filter
-push-down, row batches) is done by polars; parallelism across chunks is left to the user's
-cluster scheduler (``job=(k, K)`` runs every K-th chunk starting at k, see
+push-down, row batches) is done by polars. Chunks run in parallel either on an executor
+(``executor=``: local processes or the workers of a ``dask.distributed`` cluster, see
+:mod:`dreamkit.executor` and ``docs/scale-out.md``; each task writes its chunk file and record
+itself, so chunks finished before a crash are kept) or as independent cluster array jobs on a
+shared directory (``job=(k, K)`` runs every K-th chunk starting at k, see
 ``docs/large-registers.md``).
 
 Guarantees, for a chunk function that is deterministic:
@@ -18,16 +21,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from tqdm.auto import tqdm
 
-from dreamkit.chunked._atomic import sha256_file, write_parquet_atomic
-from dreamkit.chunked.manifest import ChunkRecord, Manifest
+from dreamkit.chunked._atomic import sha256_file, write_json_atomic, write_parquet_atomic
+from dreamkit.chunked.manifest import CHUNK_DIR, ChunkRecord, Manifest
 from dreamkit.errors import InputError
+from dreamkit.executor import ExecutorLike, SerialExecutor, resolve_executor
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ def run_chunks(
     job: tuple[int, int] | None = None,
     progress: bool = True,
     description: str = "chunks",
+    executor: ExecutorLike = None,
 ) -> ChunkRun:
     """Run ``work(key)`` for every unfinished chunk and record it (module docstring).
 
@@ -110,7 +115,12 @@ def run_chunks(
         job: ``(k, K)`` to process only every K-th chunk starting at k (cluster arrays).
         progress: show a tqdm progress bar (chunks, persons/rows written).
         description: label of the progress bar.
+        executor: where the chunks run (:mod:`dreamkit.executor`; default the session
+            executor, else serially in this process). With processes or a Dask client,
+            ``work`` must be picklable (Dask also ships closures) and each task writes its
+            chunk's file and record itself; output is identical to a serial run.
     """
+    pool = resolve_executor(executor)  # an unreachable scheduler fails here, before any work
     manifest = Manifest(out_dir, run, keys)
     mine = job_keys(keys, job)
     finished = {k for k in mine if manifest.done(k) is not None}
@@ -120,6 +130,14 @@ def run_chunks(
     bar = tqdm(total=len(mine), initial=len(skipped), desc=description, disable=not progress)
     rows = 0
     try:
+        if not isinstance(pool, SerialExecutor) and todo:
+            task = _ChunkTask(work, manifest.out_dir)
+            for key, record in zip(todo, pool.map(task, todo), strict=True):
+                computed.append(key)
+                rows += record.rows
+            bar.update(len(todo))
+            bar.set_postfix(rows=f"{rows:,}")
+            todo = []
         for key in todo:
             start = time.perf_counter()
             result = work(key)
@@ -132,6 +150,20 @@ def run_chunks(
         bar.close()
     complete = manifest.finalize()
     return ChunkRun(manifest.out_dir, manifest.records(), computed, skipped, complete)
+
+
+class _ChunkTask:
+    """One chunk on a worker: compute, write the file atomically, then its record."""
+
+    def __init__(self, work: Callable[[str], ChunkOutput], out_dir: Path) -> None:
+        self.work = work
+        self.out_dir = out_dir
+
+    def __call__(self, key: str) -> ChunkRecord:
+        start = time.perf_counter()
+        record = _write(self.out_dir, key, self.work(key), start)
+        write_json_atomic(asdict(record), self.out_dir / CHUNK_DIR / f"{key}.json")
+        return record
 
 
 def _write(out_dir: Path, key: str, result: ChunkOutput, start: float) -> ChunkRecord:

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dreamkit.errors import InputError
+from dreamkit.executor import ExecutorLike, SerialExecutor, resolve_executor
 from dreamkit.inference._checks import (
     as_codes,
     as_controls,
@@ -90,6 +91,7 @@ def randomization_inference(
     exact_if_at_most: int | None = None,
     alternative: Alternative = "two-sided",
     vectorized: bool | None = None,
+    executor: ExecutorLike = None,
 ) -> RandomizationResult:
     """Randomisation p-values re-drawing the allocation within blocks (teams).
 
@@ -107,7 +109,13 @@ def randomization_inference(
     alternative : ``"two-sided"`` (|T|), ``"greater"`` or ``"less"``.
     vectorized : whether ``statistic`` takes an (m, n) batch; default: its ``vectorized``
         attribute if present (true for :func:`fwl_statistic`), else False.
+    executor : where the batches of allocations are evaluated (:mod:`dreamkit.executor`:
+        local processes or a ``dask.distributed.Client``; default the session executor, else
+        this process). The allocations are drawn here from the one ``seed`` stream in batches
+        fixed by n alone, so the draws and p-values are identical for every executor and
+        number of workers; ``statistic`` must then be picklable (:func:`fwl_statistic` is).
     """
+    pool = resolve_executor(executor)
     design = block_design(treated, blocks)
     n_draws = check_positive_int(n_draws, "n_draws")
     limit = n_draws if exact_if_at_most is None else int(exact_if_at_most)
@@ -125,14 +133,17 @@ def randomization_inference(
     chunk = max(1, _CHUNK_ELEMENTS // design.n)
     if exact:
         allocations = enumerate_allocations(design)
-        draws = np.vstack([evaluate(allocations[s : s + chunk]) for s in range(0, n_alloc, chunk)])
+        batches = [allocations[s : s + chunk] for s in range(0, n_alloc, chunk)]
     else:
         rng = np.random.default_rng(seed)
-        parts = []
-        for start in range(0, n_draws, chunk):
-            size = min(chunk, n_draws - start)
-            parts.append(evaluate(draw_allocations(design, size, rng)))
-        draws = np.vstack(parts)
+        batches = [
+            draw_allocations(design, min(chunk, n_draws - start), rng)
+            for start in range(0, n_draws, chunk)
+        ]
+    if isinstance(pool, SerialExecutor):
+        draws = np.vstack([evaluate(b) for b in batches])
+    else:
+        draws = np.vstack(pool.map(evaluate, batches))
 
     count = _count_extreme(draws, stat_obs, alternative)
     p_value = count / draws.shape[0] if exact else (1.0 + count) / (1.0 + draws.shape[0])
@@ -150,13 +161,22 @@ def _batch_evaluator(
     statistic: Statistic, batched: bool
 ) -> Callable[[NDArray[np.int8]], NDArray[np.float64]]:
     """Wrap the statistic so that it maps (m, n) allocations to a finite (m, K) array."""
+    return _Evaluator(statistic, batched)
 
-    def evaluate(alloc: NDArray[np.int8]) -> NDArray[np.float64]:
-        if batched:
-            out = np.asarray(statistic(alloc), dtype=np.float64).reshape(alloc.shape[0], -1)
+
+@dataclass(frozen=True)
+class _Evaluator:
+    """The statistic on a batch of allocations (picklable, so batches can go to workers)."""
+
+    statistic: Statistic
+    batched: bool
+
+    def __call__(self, alloc: NDArray[np.int8]) -> NDArray[np.float64]:
+        if self.batched:
+            out = np.asarray(self.statistic(alloc), dtype=np.float64).reshape(alloc.shape[0], -1)
         else:
             out = np.vstack(
-                [np.asarray(statistic(row), dtype=np.float64).reshape(-1) for row in alloc]
+                [np.asarray(self.statistic(row), dtype=np.float64).reshape(-1) for row in alloc]
             )
         if not np.isfinite(out).all():
             raise InputError(
@@ -164,8 +184,6 @@ def _batch_evaluator(
                 "defined for every allocation that keeps each block's number treated."
             )
         return out
-
-    return evaluate
 
 
 def _count_extreme(

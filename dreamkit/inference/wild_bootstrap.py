@@ -59,6 +59,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dreamkit.errors import InputError
+from dreamkit.executor import Executor, ExecutorLike, SerialExecutor, resolve_executor
 from dreamkit.inference._checks import (
     as_codes,
     as_controls,
@@ -155,6 +156,7 @@ def wild_cluster_bootstrap(
     seed: int = 0,
     p_type: PType = "symmetric",
     level: float = 0.95,
+    executor: ExecutorLike = None,
 ) -> WildBootstrapResult:
     """Wild cluster bootstrap (WCR11 or WCU11) for the coefficient on ``d``, W outcomes at once.
 
@@ -173,7 +175,13 @@ def wild_cluster_bootstrap(
     seed : seed of ``numpy.random.default_rng``.
     p_type : ``"symmetric"`` (|t|) or ``"equal-tailed"``.
     level : confidence level of ``conf_low``/``conf_high``.
+    executor : where blocks of replications are computed (:mod:`dreamkit.executor`; default
+        the session executor, else this process). The weights are drawn here from ``seed``
+        and the blocks are fixed by G and W alone, so results are identical for every
+        executor and number of workers. The work is cluster-level (G x B), so distributing
+        it pays only for very many replications or clusters.
     """
+    pool = resolve_executor(executor)
     y_mat, _ = as_outcomes(y, "y")
     n = y_mat.shape[0]
     d_vec = as_vector(d, n, "d")
@@ -210,7 +218,7 @@ def wild_cluster_bootstrap(
         c0 = scores
         a0 = a0 - p_mat[:, :, None] * estimate[None, None, :]
     v, full_enum = draw_cluster_weights(n_clusters, n_boot, weights, seed)
-    sums = _bootstrap_sums(c0, a0, c1, p_mat, dd, v, need_slope=impose_null)
+    sums = _bootstrap_sums(c0, a0, c1, p_mat, dd, v, need_slope=impose_null, executor=pool)
     t_boot = (sums.num0 / np.sqrt(ssc * sums.ss00)).T
 
     p_value = _p_values(t_boot.T, t_stat[:, None], p_type)
@@ -258,37 +266,64 @@ def _bootstrap_sums(
     v: NDArray[np.float64],
     *,
     need_slope: bool,
+    executor: Executor | None = None,
 ) -> _Sums:
     """Bootstrap numerators and squared-score sums, vectorised over replications and outcomes.
 
     Inputs are cluster-level: ``c0`` (G, W) = d~_g'r_g, ``a0`` (G, r, W) = Q_g'r_g for the
     bootstrap residuals r, ``c1`` (G,) = d~_g'd~_g, ``p_mat`` (G, r) = d~_g'Q_g, weights ``v``
     (G, B). ``s0`` are the bootstrap cluster scores built from r; ``s1`` those built from d~
-    itself (minus the derivative of the restricted scores with respect to tau_0).
+    itself (minus the derivative of the restricted scores with respect to tau_0). Blocks of
+    replications are independent and run on ``executor`` (default: here).
     """
     n_clusters, n_boot = v.shape
     n_out = c0.shape[1]
-    c0 = np.ascontiguousarray(c0.T)  # (W, G)
-    a0 = np.ascontiguousarray(a0.transpose(2, 1, 0))  # (W, r, G)
-
-    num0 = np.empty((n_out, n_boot))
-    ss00 = np.empty((n_out, n_boot))
-    ss01 = np.empty((n_out, n_boot)) if need_slope else None
-    num1 = c1 @ v if need_slope else None
-    ss11 = np.empty(n_boot) if need_slope else None
+    block = _SumsBlock(
+        np.ascontiguousarray(c0.T),  # (W, G)
+        np.ascontiguousarray(a0.transpose(2, 1, 0)),  # (W, r, G)
+        c1,
+        p_mat,
+        dd,
+        need_slope,
+    )
     chunk = max(1, _CHUNK_ELEMENTS // max(1, n_out * n_clusters))
-    for start in range(0, n_boot, chunk):
-        sl = slice(start, min(start + chunk, n_boot))
-        vc = v[:, sl]
+    blocks = [v[:, s : min(s + chunk, n_boot)] for s in range(0, n_boot, chunk)]
+    pool = SerialExecutor() if executor is None else executor
+    parts = pool.map(block, blocks)
+    num0 = np.hstack([p[0] for p in parts])
+    ss00 = np.hstack([p[1] for p in parts])
+    if not need_slope:
+        return _Sums(num0=num0, ss00=ss00, ss01=None, num1=None, ss11=None)
+    return _Sums(
+        num0=num0,
+        ss00=ss00,
+        ss01=np.hstack([p[2] for p in parts]),
+        num1=np.concatenate([p[3] for p in parts]),
+        ss11=np.concatenate([p[4] for p in parts]),
+    )
+
+
+@dataclass(frozen=True)
+class _SumsBlock:
+    """The sums of one block of replications (picklable, so blocks can go to workers)."""
+
+    c0: NDArray[np.float64]  # (W, G)
+    a0: NDArray[np.float64]  # (W, r, G)
+    c1: NDArray[np.float64]
+    p_mat: NDArray[np.float64]
+    dd: float
+    need_slope: bool
+
+    def __call__(self, vc: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+        c0, a0, c1, p_mat, dd = self.c0, self.a0, self.c1, self.p_mat, self.dd
         num = c0 @ vc  # (W, b)
         s0 = c0[:, :, None] * vc[None] - p_mat @ (a0 @ vc) - c1[None, :, None] * (num / dd)[:, None]
-        num0[:, sl] = num
-        ss00[:, sl] = np.einsum("wgb,wgb->wb", s0, s0)
-        if ss01 is not None and ss11 is not None and num1 is not None:
-            s1 = c1[:, None] * vc - p_mat @ (p_mat.T @ vc) - np.outer(c1, num1[sl] / dd)
-            ss01[:, sl] = np.einsum("wgb,gb->wb", s0, s1)
-            ss11[sl] = (s1**2).sum(axis=0)
-    return _Sums(num0=num0, ss00=ss00, ss01=ss01, num1=num1, ss11=ss11)
+        ss00 = np.einsum("wgb,wgb->wb", s0, s0)
+        if not self.need_slope:
+            return num, ss00
+        num1 = c1 @ vc
+        s1 = c1[:, None] * vc - p_mat @ (p_mat.T @ vc) - np.outer(c1, num1 / dd)
+        return num, ss00, np.einsum("wgb,gb->wb", s0, s1), num1, (s1**2).sum(axis=0)
 
 
 def _p_values(t_boot: NDArray, t_obs: NDArray, p_type: str) -> NDArray[np.float64]:

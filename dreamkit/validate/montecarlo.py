@@ -19,28 +19,26 @@ override the interval rule.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import polars as pl
 import scipy.stats
 from tqdm.auto import tqdm
 
 from dreamkit.errors import InputError
+from dreamkit.executor import (
+    SINGLE_THREAD_ENV,
+    Executor,
+    ExecutorLike,
+    ProcessExecutor,
+    SerialExecutor,
+    get_executor,
+    resolve_executor,
+    spawn_seeds,
+)
 
-#: Environment that keeps every worker on one thread (BLAS and polars): with R small
-#: problems on 2 cores, threads inside workers only oversubscribe the machine.
-SINGLE_THREAD_ENV = {
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "POLARS_MAX_THREADS": "1",
-}
+__all__ = ["SINGLE_THREAD_ENV", "Draw", "binomial_band", "replication_seeds", "run", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -81,24 +79,9 @@ _SCHEMA = {
 
 
 def replication_seeds(seed: int, n_replications: int) -> list[int]:
-    """Independent per-replication seeds spawned from one master seed."""
-    children = np.random.SeedSequence(seed).spawn(n_replications)
-    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (inherited by spawned workers), then restore."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    """Independent per-replication seeds spawned from one master seed
+    (:func:`dreamkit.executor.spawn_seeds`)."""
+    return spawn_seeds(seed, n_replications)
 
 
 def run(
@@ -107,39 +90,43 @@ def run(
     *,
     seed: int = 0,
     n_jobs: int = 2,
+    executor: ExecutorLike = None,
     progress: bool = True,
     description: str = "Monte Carlo",
 ) -> pl.DataFrame:
     """Run ``replicate`` ``n_replications`` times; return all draws as one table.
 
-    ``replicate`` must be picklable (a module-level function or a ``functools.partial`` of
-    one): with ``n_jobs > 1`` it runs in freshly *spawned* worker processes whose BLAS and
-    polars thread pools are limited to one thread (:data:`SINGLE_THREAD_ENV`). Results are
-    identical for any ``n_jobs``: each replication's seed is fixed in advance, and draws are
-    returned in replication order. Spawned workers import the calling script, so a script
+    Where the replications run (:mod:`dreamkit.executor`): ``executor`` if given (a number of
+    local processes, a ``dask.distributed.Client``, a scheduler address or an Executor), else
+    the session executor set with :func:`dreamkit.executor.set_executor`, else ``n_jobs``
+    freshly *spawned* local processes whose BLAS and polars thread pools are limited to one
+    thread (:data:`SINGLE_THREAD_ENV`). ``replicate`` must be picklable (a module-level
+    function or a ``functools.partial`` of one). Results are identical for any executor and
+    number of workers: each replication's seed is spawned in advance from ``seed``, and draws
+    are returned in replication order. Spawned workers import the calling script, so a script
     must call this under ``if __name__ == "__main__":`` (notebooks need nothing).
     """
     if n_replications < 1 or n_jobs < 1:
         raise InputError(
             f"n_replications = {n_replications}, n_jobs = {n_jobs}; both must be >= 1."
         )
+    chosen = executor if executor is not None else get_executor()
+    pool: Executor
+    if chosen is None:
+        pool = SerialExecutor() if n_jobs == 1 else ProcessExecutor(n_jobs)
+    else:
+        pool = resolve_executor(chosen)
     seeds = replication_seeds(seed, n_replications)
     draws: list[Draw] = []
     bar = tqdm(total=n_replications, desc=description, disable=not progress, leave=False)
-    if n_jobs == 1:
+    if isinstance(pool, SerialExecutor):
         for r, result in enumerate(map(replicate, seeds)):
             draws.extend(_tag(result, r))
             bar.update()
     else:
-        context = multiprocessing.get_context("spawn")
-        chunksize = max(1, min(16, n_replications // (8 * n_jobs)))
-        with (
-            _environment(SINGLE_THREAD_ENV),
-            ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool,
-        ):
-            for r, result in enumerate(pool.map(replicate, seeds, chunksize=chunksize)):
-                draws.extend(_tag(result, r))
-                bar.update()
+        for r, result in enumerate(pool.map(replicate, seeds)):
+            draws.extend(_tag(result, r))
+        bar.update(n_replications)
     bar.close()
     return pl.DataFrame([asdict(d) for d in draws], schema=_SCHEMA, orient="row")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dreamkit.errors import InputError
+from dreamkit.executor import ExecutorLike
 from dreamkit.validate.montecarlo import run, summarise
 from dreamkit.validate.replicate import replicate
 from dreamkit.validate.scenarios import SCENARIOS, Scenario
@@ -45,10 +46,14 @@ def validate(
     *,
     seed: int = 0,
     n_jobs: int = 2,
+    executor: ExecutorLike = None,
     progress: bool = True,
 ) -> Validation:
     """Monte Carlo validation of ``scenario`` (a :class:`Scenario` or a key of
-    :data:`~dreamkit.validate.scenarios.SCENARIOS`) with ``n_replications`` replications."""
+    :data:`~dreamkit.validate.scenarios.SCENARIOS`) with ``n_replications`` replications.
+
+    ``executor`` (a ``dask.distributed.Client``, a number of local processes, ...; see
+    :mod:`dreamkit.executor`) overrides ``n_jobs``; the draws do not depend on it."""
     if isinstance(scenario, str):
         if scenario not in SCENARIOS:
             raise InputError(
@@ -61,6 +66,7 @@ def validate(
         n_replications,
         seed=seed,
         n_jobs=n_jobs,
+        executor=executor,
         progress=progress,
         description=scenario.name,
     )

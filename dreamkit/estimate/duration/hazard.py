@@ -133,7 +133,11 @@ def combined_lut(grid: DurationGrid, tgrid: DurationGrid | None) -> tuple[NDArra
 
 
 def exposure_cells(
-    d: NDArray[np.int64], pattern: NDArray[np.int64], n_pat: int, comb: NDArray[np.int64]
+    d: NDArray[np.int64],
+    pattern: NDArray[np.int64],
+    n_pat: int,
+    comb: NDArray[np.int64],
+    freq: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Weeks at risk of every (pattern, week group) from durations, and the non-empty cells.
 
@@ -143,7 +147,8 @@ def exposure_cells(
     onehot = np.zeros((w + 1, n_g))
     onehot[np.arange(1, w + 1), comb[1 : w + 1]] = 1.0
     cum = np.cumsum(onehot, axis=0)
-    counts = scipy.sparse.csr_array((np.ones(d.size), (pattern, d)), shape=(n_pat, w + 1))
+    ones = np.ones(d.size) if freq is None else freq
+    counts = scipy.sparse.csr_array((ones, (pattern, d)), shape=(n_pat, w + 1))
     exposure = np.asarray(counts @ cum)
     return exposure, np.flatnonzero(exposure.ravel() > 0)
 
@@ -176,6 +181,20 @@ def linear_predictor(
         t = raw[:, model.raw_columns.index(str(model.treatment))]
         eta += t[:, None] * b_m[tgrid.lut[periods]][None, :]
     return eta
+
+
+def _frequency_weights(df: pl.DataFrame, column: str | None) -> NDArray[np.float64] | None:
+    """The frequency-weight column as floats (None without one); positive integers only."""
+    if column is None:
+        return None
+    require_columns(df, [column], "durations")
+    s = df[column]
+    if not s.dtype.is_integer() or s.null_count() or (s.min() or 0) < 1:  # type: ignore[operator]
+        raise InputError(
+            f"column {column!r} must hold frequency weights: integers >= 1 without missing "
+            "values (the number of persons a row stands for)."
+        )
+    return s.cast(pl.Float64).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -389,13 +408,24 @@ class DiscreteTimeHazard:
         event: str = "event",
         exit_type: str | None = None,
         exit_of_interest: object | None = None,
+        weights: str | None = None,
     ) -> HazardResult:
         """Fit on one row per person: ``duration`` (weeks at risk, >= 1) and ``event`` (0/1).
 
         With ``exit_type`` and ``exit_of_interest`` the cause-specific hazard of that exit is
-        fitted: exits of other types count as censoring in their exit week.
+        fitted: exits of other types count as censoring in their exit week. ``weights`` names
+        a column of frequency weights (positive integers): a row stands for that many persons
+        with the same values, so counts of persons per (regressors, cluster, duration, event)
+        (e.g. summed over the partitions of a register, :mod:`dreamkit.estimate.sufficient`)
+        give exactly the fit of the persons themselves.
         """
         d, e = duration_arrays(durations, duration, event)
+        freq = _frequency_weights(durations, weights)
+        if freq is not None and self.treatment_by is not None:
+            raise InputError(
+                "weights= and treatment_by= cannot be combined; expand the weighted rows "
+                "(one row per person) to fit duration-varying effects."
+            )
         if exit_type is not None:
             require_columns(durations, [exit_type], "durations")
             e = (
@@ -406,9 +436,10 @@ class DiscreteTimeHazard:
         if self.treatment:
             check_events_by_arm(durations[self.treatment], e, self.treatment)
         w = int(d.max())
-        n_d = np.bincount(d, minlength=w + 1).astype(np.float64)
+        n_d = np.bincount(d, weights=freq, minlength=w + 1).astype(np.float64)
         at_risk = np.concatenate([[0.0], np.cumsum(n_d[::-1])[::-1][1:]])
-        ev_w = np.bincount(d, weights=e.astype(np.float64), minlength=w + 1).astype(np.float64)
+        e_freq = e.astype(np.float64) if freq is None else e * freq
+        ev_w = np.bincount(d, weights=e_freq, minlength=w + 1).astype(np.float64)
         grid = resolve(self.duration_spec, ev_w, at_risk)
         tgrid = self.treatment_grid(data, grid, d, e.astype(np.float64), w, person_periods=False)
 
@@ -421,17 +452,17 @@ class DiscreteTimeHazard:
         n_pat = first.size
         # week groups: duration group x treatment interval (one interval without treatment_by)
         comb, n_t = combined_lut(grid, tgrid)
-        exposure, flat = exposure_cells(d, pattern, n_pat, comb)
+        exposure, flat = exposure_cells(d, pattern, n_pat, comb, freq)
         n_j = int(comb.max()) + 1
-        exits = np.bincount(
-            pattern * n_j + comb[d], weights=e.astype(np.float64), minlength=n_pat * n_j
-        ).astype(np.float64)
+        exits = np.bincount(pattern * n_j + comb[d], weights=e_freq, minlength=n_pat * n_j).astype(
+            np.float64
+        )
         pat, cg = np.divmod(flat, n_j)
         cells = self._cells(
             data, grid, cg // n_t, first[pat], exits[flat], exposure.ravel()[flat], tgrid, cg % n_t
         )
         glm = fit_binomial(cells, self.link, self._cov_type())
-        n_by_pattern = np.bincount(pattern, minlength=n_pat).astype(np.float64)
+        n_by_pattern = np.bincount(pattern, weights=freq, minlength=n_pat).astype(np.float64)
         return HazardResult(
             self,
             glm,
@@ -440,7 +471,7 @@ class DiscreteTimeHazard:
             data.stratum_labels,
             data.stratum[first] if data.stratum is not None else None,
             n_by_pattern,
-            d.size,
+            d.size if freq is None else round(float(freq.sum())),
             min_clusters_per_stratum=_min_clusters_per_stratum(data),
             treatment_grid=tgrid,
         )

@@ -1,0 +1,81 @@
+"""The executor seam without a cluster: seeds, serial vs local processes, the session default,
+bad arguments, an unreachable scheduler."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from dreamkit import executor as ex
+from dreamkit.errors import InputError, SchedulerUnreachableError
+from dreamkit.validate import run
+
+
+def test_spawn_seeds_depend_on_index_only():
+    a = ex.spawn_seeds(11, 20)
+    assert a == ex.spawn_seeds(11, 20)
+    assert a[:5] == ex.spawn_seeds(11, 5)
+    assert len(set(a)) == 20
+    ref = [int(s.generate_state(1, np.uint32)[0]) for s in np.random.SeedSequence(11).spawn(20)]
+    assert a == ref
+
+
+def test_serial_and_processes_give_the_same_results_in_order():
+    tasks = list(range(-7, 9))
+    assert ex.ProcessExecutor(2).map(abs, tasks) == ex.SerialExecutor().map(abs, tasks)
+
+
+def test_resolve_and_session_default():
+    assert isinstance(ex.resolve_executor(None), ex.SerialExecutor)
+    assert isinstance(ex.resolve_executor(3), ex.ProcessExecutor)
+    with ex.use_executor(2) as chosen:
+        assert isinstance(chosen, ex.ProcessExecutor)
+        assert ex.resolve_executor(None) is chosen
+        with ex.use_executor(1):
+            assert isinstance(ex.resolve_executor(None), ex.SerialExecutor)
+        assert ex.get_executor() is chosen
+    assert ex.get_executor() is None
+    for bad in (0, True, 2.5, object()):
+        with pytest.raises(InputError):
+            ex.resolve_executor(bad)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_scheduler_is_a_typed_error_before_any_work(monkeypatch, tmp_path):
+    pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    monkeypatch.setattr(ex, "DEFAULT_CONNECT_TIMEOUT", 1.0)
+    calls = []
+
+    def job(seed: int):
+        calls.append(seed)
+        return []
+
+    with pytest.raises(SchedulerUnreachableError, match=address):
+        run(job, 3, executor=address, progress=False)
+    with pytest.raises(SchedulerUnreachableError, match=address):
+        ex.set_executor(address)
+    assert calls == []
+    assert ex.get_executor() is None
+
+
+def test_chunked_outcomes_on_local_processes_equal_one_process(make, tmp_path):
+    """The chunk work is picklable by the standard library (no cloudpickle needed)."""
+    from dreamkit.chunked import chunked_outcomes, partition_register
+
+    wide = make.random_wide(300, seed=4)
+    trial = make.random_trial(wide, 200, seed=6)
+    data = partition_register(
+        wide, tmp_path / "ds", chunk_rows=150, employment="columns", progress=False
+    )
+    one = chunked_outcomes(data, trial, tmp_path / "one", progress=False)
+    two = chunked_outcomes(data, trial, tmp_path / "two", progress=False, executor=2)
+    assert [r.sha256 for r in one.run.records] == [r.sha256 for r in two.run.records]
+    assert one.collect().persons.equals(two.collect().persons)
