@@ -36,6 +36,25 @@ Covariance (``H`` = observed information ``sum_c w_c x_c x_c'`` at the estimate)
   Hessian as bread).
 * ``"iid"``: ``V = I^{-1}`` with ``I`` the expected information, statsmodels' default
   ``nonrobust`` covariance for a binomial GLM (equal to ``H^{-1}`` for the canonical logit).
+* ``"CR2"``: Bell-McCaffrey on the GLM's weighted least-squares form at the estimate (as
+  clubSandwich for ``glm``): with the IRLS (Fisher) weights ``w_c``, ``Xw = W^{1/2} X``, the
+  weighted working residuals ``e_c = s_c / sqrt(w_c)`` and ``B = (X'WX)^{-1}``,
+  ``V = B (sum_g Xw_g' A_g e_g e_g' A_g Xw_g) B`` with ``A_g = (I - H_gg)^{+1/2}``,
+  ``H = Xw B Xw'`` (Moore-Penrose inverse square root, eigenvalues <= 1e-10 taken as 0).
+  No further factor; t reference with the Bell-McCaffrey (Satterthwaite) df of each
+  coefficient, ``(tr G)^2 / tr(G^2)``, ``G_gh = a_g'(I - H)_gh a_h``, ``a_g = A_g Xw_g B e_j``.
+  For logit ``B`` is the CRV1 bread; for cloglog it is the expected, not the observed,
+  information (the two agree at the estimate up to sampling error).
+
+  Cells: a cell of ``m_c`` identical person-periods (same regressors, same cluster) with
+  per-period weight ``w_c / m_c`` spans, inside its cluster's block, the direction
+  ``1_{m_c} / sqrt(m_c)``; with ``U`` the orthonormal cell-membership matrix,
+  ``H_gg = U K U'`` where ``K = W_c^{1/2} X_c B X_c' W_c^{1/2}`` is the hat block of the cells
+  with the cell weights ``w_c``. So ``(I - H_gg)^{+1/2} = (I - UU') + U (I - K)^{+1/2} U'``,
+  ``Xw_g`` and the person-period residuals' cell sums lie in the range of ``U``, and the
+  person-period CR2 covariance and df equal those computed on the cells with
+  ``Xw_c = sqrt(w_c) x_c`` and ``e_c = s_c / sqrt(w_c)`` (tests check it against a dense
+  person-period implementation). Cost: one eigen-decomposition per cluster of its cells.
 """
 
 from __future__ import annotations
@@ -51,8 +70,10 @@ from numpy.typing import NDArray
 from dreamkit.errors import EstimationError, InputError
 
 Link = Literal["logit", "cloglog"]
-CovType = Literal["CRV1", "iid"]
+CovType = Literal["CRV1", "CR2", "iid"]
 ETA_MAX = 30.0
+CR2_EIG_TOL = 1e-10  # eigenvalues of I - H_gg (in [0, 1]) at or below this count as 0
+CR2_MAX_CELLS = 20_000  # largest cluster (cells) for CR2: an n_g^3 eigen-decomposition
 NEWTON_STEP_TOL = 1e-6  # a full Newton step this small leaves an error of order 1e-12
 
 
@@ -187,6 +208,18 @@ class _Structured:
             h[zb, zb] = (self.z * w[:, None]).T @ self.z
         return h
 
+    def rows(self, idx: NDArray[np.intp]) -> NDArray[np.float64]:
+        """The dense design rows ``X[idx]`` (len(idx), p)."""
+        out = np.zeros((idx.size, self.p))
+        for k, f in enumerate(self.f):
+            pos = np.full(f.n_levels, -1, dtype=np.intp)
+            pos[f.kept] = np.arange(f.kept.size)
+            col = pos[f.codes[idx]]
+            ok = np.flatnonzero(col >= 0)
+            out[ok, int(self.offsets[k]) + col[ok]] = 1.0
+        out[:, self.block(len(self.f))] = self.z[idx]
+        return out
+
     def cluster_sums(self, s: NDArray[np.float64], g: NDArray[np.intp], n_g: int) -> NDArray:
         """``S[g] = sum_{c in g} x_c s_c``, shape (G, p)."""
         out = np.empty((n_g, self.p))
@@ -277,6 +310,7 @@ class GLMFit:
     n_events: int
     n_clusters: int
     correction: float
+    df: NDArray[np.float64] | None = None
 
     @property
     def std_errors(self) -> NDArray[np.float64]:
@@ -294,8 +328,10 @@ def fit_binomial(
     y, m = cells.events, cells.trials
     if y.shape != m.shape or np.any(y < 0) or np.any(y > m) or np.any(m <= 0):
         raise InputError("cells need 0 <= events <= trials and trials > 0 in every row.")
-    if cov_type == "CRV1" and (cells.clusters is None or cells.n_clusters < 2):
-        raise InputError("cov_type='CRV1' needs cluster codes with at least 2 clusters.")
+    if cov_type not in ("CRV1", "CR2", "iid"):
+        raise InputError(f"cov_type={cov_type!r} is not supported; use 'CRV1', 'CR2' or 'iid'.")
+    if cov_type != "iid" and (cells.clusters is None or cells.n_clusters < 2):
+        raise InputError(f"cov_type={cov_type!r} needs cluster codes with at least 2 clusters.")
     if link not in ("logit", "cloglog"):
         raise InputError(f"link={link!r} is not supported; use 'logit' or 'cloglog'.")
     _check_identified(cells)
@@ -365,10 +401,16 @@ def fit_binomial(
             "the cells that have only exits or only non-exits."
         )
     k = x.p
+    df = None
     if cov_type == "iid":
         cov = np.asarray(np.linalg.inv(x.xtwx(w_exp)), dtype=np.float64)
         corr = 1.0
         n_g = 0
+    elif cov_type == "CR2":
+        assert cells.clusters is not None
+        n_g = cells.n_clusters
+        cov, df = _cr2(x, w_exp, s, cells.clusters, n_g)
+        corr = 1.0
     else:
         assert cells.clusters is not None
         bread = np.linalg.inv(x.xtwx(w_obs))
@@ -390,4 +432,54 @@ def fit_binomial(
         n_events=round(float(y.sum())),
         n_clusters=n_g,
         correction=corr,
+        df=df,
     )
+
+
+def _cr2(
+    x: _Structured,
+    w: NDArray[np.float64],
+    s: NDArray[np.float64],
+    clusters: NDArray[np.intp],
+    n_g: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """CR2 covariance and Bell-McCaffrey df of every coefficient (module docstring)."""
+    bread = np.linalg.inv(x.xtwx(w))
+    bread = (bread + bread.T) / 2
+    sw = np.sqrt(w)
+    resid = s / sw
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.searchsorted(clusters[order], np.arange(n_g + 1))
+    biggest = int(np.diff(bounds).max())
+    if biggest > CR2_MAX_CELLS:
+        raise InputError(
+            f"CR2 needs an eigen-decomposition per cluster (cost n^3 in its cells); the largest "
+            f"cluster has {biggest} cells (limit {CR2_MAX_CELLS}). Use cov_type='CRV1', or "
+            "coarser covariates so that person-periods pool into fewer cells."
+        )
+    p = x.p
+    scores = np.empty((n_g, p))
+    norms = np.empty((n_g, p))  # a_g^(j)' a_g^(j)
+    proj = np.empty((n_g, p, p))  # [g, :, j] = Xw_g' a_g^(j)
+    for g in range(n_g):
+        rows = order[bounds[g] : bounds[g + 1]]
+        xg = x.rows(rows) * sw[rows, None]
+        xb = xg @ bread
+        vals, vecs = np.linalg.eigh(np.eye(rows.size) - xb @ xg.T)
+        keep = vals > CR2_EIG_TOL
+        inv = np.zeros_like(vals)
+        inv[keep] = 1.0 / np.sqrt(vals[keep])
+        adj = (vecs * inv) @ vecs.T
+        scores[g] = xg.T @ (adj @ resid[rows])
+        a_g = adj @ xb  # (n_cells_g, p): column j is a_g for coefficient j
+        norms[g] = (a_g * a_g).sum(axis=0)
+        proj[g] = xg.T @ a_g
+    cov = bread @ (scores.T @ scores) @ bread
+    df = np.empty(p)
+    for j in range(p):
+        pj = proj[:, :, j]  # (G, p)
+        gram = -(pj @ bread @ pj.T)
+        gram[np.diag_indices(n_g)] += norms[:, j]
+        den = float(np.sum(gram * gram))
+        df[j] = float(np.trace(gram)) ** 2 / den if den > 0 else np.nan
+    return np.asarray((cov + cov.T) / 2, dtype=np.float64), df

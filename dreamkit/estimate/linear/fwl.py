@@ -29,7 +29,27 @@ parameters (fixed effects counted in full):
   on the full sample :math:`\tilde D` and :math:`\tilde Y` are orthogonal to the controls, so
   leaving out g only perturbs the blocks of the strata g touches and of X.
 
-Degrees of freedom for t-based p-values and intervals: G - 1 (CRV1, CRV3), N - K (HC1).
+* ``"CR2"``: the bias-reduced linearisation of Bell & McCaffrey (2002),
+  :math:`\sum_g u_g u_g'` with :math:`u_g = A\,\tilde D_g'\,\mathcal A_g\hat e_g` and
+  :math:`\mathcal A_g = (I - H_{gg})^{+1/2}`, :math:`H_{gg}` the cluster-g block of the hat
+  matrix of the FULL design [D, stratum dummies, X] (no further factor). By FWL
+  :math:`H = P_F + QQ' + \tilde D A\tilde D'` (:math:`P_F` the stratum averaging matrix,
+  :math:`1/n_s` within stratum s; Q the orthonormal basis of the demeaned controls), so every
+  block needs only the rows of cluster g: cost :math:`\sum_g n_g^3`. ``+1/2`` is the
+  Moore-Penrose inverse square root (eigenvalues of :math:`I - H_{gg}` below 1e-10 are
+  treated as 0, as clubSandwich does): :math:`(I - H_{gg})v = 0` means the zero-extended v lies
+  in the column space of the design, so :math:`v'\hat e_g = 0` and any symmetric choice on
+  that null space gives the same covariance (it happens whenever a cluster alone holds a
+  stratum, e.g. a municipality with one team).
+
+Degrees of freedom for t-based p-values and intervals: G - 1 (CRV1, CRV3), N - K (HC1); for
+CR2 the Bell-McCaffrey / Satterthwaite df of each contrast c of the regressors (Imbens &
+Kolesar 2016; clubSandwich's ``"Satterthwaite"`` for one constraint, working model
+:math:`\sigma^2 I`): with :math:`a_g = \mathcal A_g\tilde D_g A c` and the G x G matrix
+:math:`\Gamma_{gh} = a_g'(I - H)_{gh}a_h`,
+:math:`\nu = (\operatorname{tr}\Gamma)^2/\operatorname{tr}(\Gamma^2)` (the eigenvalue form
+:math:`(\sum\lambda)^2/\sum\lambda^2`). It depends on the design only, so it is the same for
+all W outcomes.
 """
 
 from __future__ import annotations
@@ -46,20 +66,27 @@ from numpy.typing import NDArray
 from dreamkit.errors import EstimationError, InputError
 from dreamkit.inference import crv1_factor
 
-VcovType = Literal["CRV1", "CRV3", "HC1"]
-VCOV_TYPES: tuple[str, ...] = ("CRV1", "CRV3", "HC1")
+VcovType = Literal["CRV1", "CR2", "CRV3", "HC1"]
+VCOV_TYPES: tuple[str, ...] = ("CRV1", "CR2", "CRV3", "HC1")
 
 _COLLINEAR_RTOL = 1e-9
+#: Eigenvalues of I - H_gg (all in [0, 1]) at or below this count as 0 in the CR2 adjustment.
+CR2_EIG_TOL = 1e-10
+#: Largest cluster (rows) for CR2: its n_g x n_g eigen-decomposition costs n_g^3.
+CR2_MAX_CLUSTER = 20_000
 _CHUNK_ELEMENTS = 8_000_000
 
 
 @dataclass(frozen=True)
 class FWLFit:
-    """A fitted shared-design regression; arrays are views the caller must not modify.
+    r"""A fitted shared-design regression; arrays are views the caller must not modify.
 
     ``coef`` (m, W); ``vcov`` (m*W, m*W) of vec(coef) in order j*W + w; ``d_tilde`` (n, m)
     and ``y_tilde`` (n, W) the partialled regressors and outcomes; ``cluster_codes`` (n,) in
-    0..G-1 (None for HC1 without clusters).
+    0..G-1 (None for HC1 without clusters). ``df``: the t degrees of freedom (CR2: the
+    smallest of ``df_terms``, the Bell-McCaffrey df of each regressor); ``bm_gram``
+    (m, m, G, G) holds :math:`\Gamma^{(jl)}_{gh} = a^{(j)\prime}_g(I - H)_{gh}a^{(l)}_h`
+    (CR2 only), from which :meth:`df_for` gives the df of any contrast of the regressors.
     """
 
     coef: NDArray[np.float64]
@@ -72,7 +99,9 @@ class FWLFit:
     n_clusters: int
     vcov_type: str
     small_sample_factor: float
-    df: int
+    df: float
+    df_terms: NDArray[np.float64] | None = None
+    bm_gram: NDArray[np.float64] | None = None
 
     @property
     def resid(self) -> NDArray[np.float64]:
@@ -96,17 +125,42 @@ class FWLFit:
         idx = np.arange(self.coef.shape[0]) * n_out + w
         return self.vcov[np.ix_(idx, idx)]
 
+    @property
+    def df_by_term(self) -> NDArray[np.float64]:
+        """Degrees of freedom of each regressor's t reference, shape (m,)."""
+        if self.df_terms is not None:
+            return self.df_terms
+        return np.full(self.coef.shape[0], float(self.df))
+
+    def df_for(self, weights: NDArray[np.float64] | tuple[float, ...]) -> float:
+        """Degrees of freedom for the contrast ``weights`` (m,) of the regressors (the same for
+        every outcome): Bell-McCaffrey for CR2, else :attr:`df`."""
+        if self.bm_gram is None:
+            return float(self.df)
+        c = np.asarray(weights, dtype=np.float64)
+        return bm_df(np.einsum("j,l,jlgh->gh", c, c, self.bm_gram))
+
     def inference(
         self, level: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """(p_value, conf_low, conf_high), each (m, W), from t with :attr:`df` degrees of
-        freedom."""
+        """(p_value, conf_low, conf_high), each (m, W), from t with each regressor's degrees of
+        freedom (:attr:`df_by_term`)."""
         se = self.std_error
+        df = self.df_by_term[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.coef / se
-        p = 2.0 * scipy.stats.t.sf(np.abs(t), self.df)
-        q = scipy.stats.t.ppf(0.5 + level / 2.0, self.df)
+        p = 2.0 * scipy.stats.t.sf(np.abs(t), df)
+        q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
         return p, self.coef - q * se, self.coef + q * se
+
+
+def bm_df(gram: NDArray[np.float64]) -> float:
+    r"""Satterthwaite degrees of freedom :math:`(\operatorname{tr}\Gamma)^2 /
+    \operatorname{tr}(\Gamma^2)` of a variance estimate :math:`\hat e'PP'\hat e`-type quadratic
+    form with G x G matrix :math:`\Gamma = P'P` (Bell & McCaffrey 2002)."""
+    g = (gram + gram.T) / 2.0
+    den = float(np.sum(g * g))
+    return float(np.trace(g)) ** 2 / den if den > 0 else float("nan")
 
 
 def demean(a: NDArray[np.float64], codes: NDArray[np.intp], n_levels: int) -> NDArray[np.float64]:
@@ -133,7 +187,7 @@ def fit_fwl(
     """Fit y (n, W) on d (n, m), absorbed codes and controls; see the module docstring.
 
     ``absorb``: integer codes 0..L-1 of the fixed-effect factor, or None for an intercept.
-    ``clusters``: integer codes 0..G-1 (needed for CRV1/CRV3). With ``overwrite_y`` the
+    ``clusters``: integer codes 0..G-1 (needed for CRV1/CR2/CRV3). With ``overwrite_y`` the
     outcome array is partialled in place (saves one n x W copy).
     """
     if vcov not in VCOV_TYPES:
@@ -167,6 +221,9 @@ def fit_fwl(
             "is not identified. Use fewer controls or a larger sample."
         )
 
+    df_terms: NDArray[np.float64] | None = None
+    gram: NDArray[np.float64] | None = None
+    df: float
     if vcov == "HC1":
         meat = _meat_rows(d_t, y_t, coef)
         n_clusters = len(np.unique(clusters)) if clusters is not None else n
@@ -180,7 +237,13 @@ def fit_fwl(
         if n_clusters < 2:
             raise InputError(f"the cluster variable has {n_clusters} level; {vcov} needs >= 2.")
         df = n_clusters - 1
-        if vcov == "CRV1":
+        if vcov == "CR2":
+            scores, gram = _cr2(coef, a_inv, d_t, y_t, q, codes, n_levels, cl, n_clusters)
+            factor = 1.0
+            cov = _sandwich(a_inv, scores.T @ scores, coef.shape[1])
+            df_terms = np.array([bm_df(gram[j, j]) for j in range(m)])
+            df = float(df_terms.min())
+        elif vcov == "CRV1":
             scores = _scores_clusters(d_t, y_t, coef, cl, n_clusters)
             factor = crv1_factor(n, n_params, n_clusters)
             cov = factor * _sandwich(a_inv, scores.T @ scores, coef.shape[1])
@@ -199,7 +262,9 @@ def fit_fwl(
         n_clusters=n_clusters,
         vcov_type=vcov,
         small_sample_factor=float(factor),
-        df=int(df),
+        df=float(df),
+        df_terms=df_terms,
+        bm_gram=gram,
     )
 
 
@@ -378,6 +443,80 @@ def _jackknife(
             ) from None
         dev[g] = (tau_g - coef).ravel()
     return dev
+
+
+def _cr2(
+    coef: NDArray[np.float64],
+    a_inv: NDArray[np.float64],
+    d_t: NDArray[np.float64],
+    y_t: NDArray[np.float64],
+    q: NDArray[np.float64] | None,
+    codes: NDArray[np.intp],
+    n_levels: int,
+    cl: NDArray[np.intp],
+    n_clusters: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""CR2 cluster scores (G, m*W) and the Bell-McCaffrey matrices (m, m, G, G).
+
+    Per cluster g (rows only of g): :math:`H_{gg} = P_{F,gg} + Q_gQ_g' + \tilde D_gA\tilde
+    D_g'`, :math:`\mathcal A_g = (I - H_{gg})^{+1/2}` by eigen-decomposition, scores
+    :math:`(\mathcal A_g\tilde D_g)'\hat E_g` and :math:`a_g = \mathcal A_g\tilde D_gA`
+    (n_g, m). Then :math:`\Gamma^{(jl)}_{gh} = \delta_{gh}a^{(j)\prime}_g a^{(l)}_g -
+    f^{(j)\prime}_g N^{-1}f^{(l)}_h - r^{(j)\prime}_g r^{(l)}_h - d^{(j)\prime}_g A d^{(l)}_h` with
+    :math:`f_g = F_g'a_g` (stratum sums, N = diag(n_s)), :math:`r_g = Q_g'a_g`,
+    :math:`d_g = \tilde D_g'a_g`: the three projections of H.
+    """
+    m, n_out = coef.shape
+    counts = np.bincount(codes, minlength=n_levels).astype(np.float64)
+    order = np.argsort(cl, kind="stable")
+    bounds = np.searchsorted(cl[order], np.arange(n_clusters + 1))
+    biggest = int(np.diff(bounds).max())
+    if biggest > CR2_MAX_CLUSTER:
+        raise InputError(
+            f"CR2 needs an eigen-decomposition per cluster (cost n_g^3); the largest cluster "
+            f"has {biggest} rows (limit {CR2_MAX_CLUSTER}). Use vcov='CRV1' with the wild "
+            "cluster bootstrap, or randomisation inference."
+        )
+    k = 0 if q is None else q.shape[1]
+    scores = np.empty((n_clusters, m * n_out))
+    f_all = np.zeros((n_levels, n_clusters, m))
+    r_all = np.zeros((k, n_clusters, m))
+    d_all = np.zeros((m, n_clusters, m))
+    diag = np.zeros((n_clusters, m, m))
+    for g in range(n_clusters):
+        rows = order[bounds[g] : bounds[g + 1]]
+        dg, sg = d_t[rows], codes[rows]
+        h = (sg[:, None] == sg[None, :]) / counts[sg][None, :]
+        h += dg @ a_inv @ dg.T
+        if q is not None:
+            qg = q[rows]
+            h += qg @ qg.T
+        adj = _inv_sqrt_psd(np.eye(len(rows)) - h)
+        ad = adj @ dg  # (n_g, m)
+        scores[g] = (ad.T @ (y_t[rows] - dg @ coef)).ravel()
+        a_g = ad @ a_inv
+        diag[g] = a_g.T @ a_g
+        np.add.at(f_all[:, g, :], sg, a_g)
+        if q is not None:
+            r_all[:, g, :] = qg.T @ a_g
+        d_all[:, g, :] = dg.T @ a_g
+    fs = f_all / np.sqrt(counts)[:, None, None]
+    gram = -np.einsum("sgj,shl->jlgh", fs, fs)
+    gram -= np.einsum("kgj,khl->jlgh", r_all, r_all)
+    gram -= np.einsum("pgj,pq,qhl->jlgh", d_all, a_inv, d_all)
+    idx = np.arange(n_clusters)
+    gram[:, :, idx, idx] += np.transpose(diag, (1, 2, 0))
+    return scores, gram
+
+
+def _inv_sqrt_psd(b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Symmetric Moore-Penrose inverse square root of a symmetric PSD matrix with eigenvalues
+    in [0, 1]; eigenvalues <= :data:`CR2_EIG_TOL` are treated as 0."""
+    vals, vecs = np.linalg.eigh((b + b.T) / 2.0)
+    keep = vals > CR2_EIG_TOL
+    inv = np.zeros_like(vals)
+    inv[keep] = 1.0 / np.sqrt(vals[keep])
+    return np.asarray((vecs * inv) @ vecs.T, dtype=np.float64)
 
 
 def _solve_sym(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
