@@ -22,7 +22,8 @@ Estimands and the truth each interval is compared with (W = 81, level 95%):
   baseline and with the study's 4-week intervals. Unless ``hazard_both_links``, each
   replication checks one link, chosen by a fair coin from its seed (about R/2 replications
   per link; the tables report the count).
-* **few-cluster tools** (on the checked weeks and the path mean): CRV3 (t intervals), the
+* **few-cluster tools** (on the checked weeks and the path mean): CRV3 (t intervals), CR2
+  (Bell-McCaffrey, t intervals with the Bell-McCaffrey / Satterthwaite df), the
   restricted wild cluster bootstrap (WCR, Webb weights, intervals by test inversion; SATE),
   and randomisation inference of the sharp null with the studentised statistic, re-drawing
   the allocation within teams (a rejection only; no interval).
@@ -65,6 +66,7 @@ from dreamkit.validate.truth import SampleTruth
 LEVEL = 0.95
 WEEKS = 81
 HAZARD_LINKS = ("logit", "cloglog")
+CR2_LABEL = "ITT, CR2 (Bell-McCaffrey df)"
 _NAN = float("nan")
 
 
@@ -88,6 +90,8 @@ def replicate(scenario: Scenario, seed: int) -> list[Draw]:
         if scenario.few_cluster_tools:
             crv3 = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov="CRV3")
             draws += _path_draws(crv3, "ITT, CRV3", PATHS[prefix], true_path, scenario.weeks)
+            cr2 = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov="CR2")
+            draws += _path_draws(cr2, CR2_LABEL, PATHS[prefix], true_path, scenario.weeks)
             draws += _resampling_draws(crv1, PATHS[prefix], true_path, scenario, seeds[4:6])
     if scenario.subgroups:
         draws += _selfefficacy_draws(persons, truth, scenario)
@@ -96,6 +100,23 @@ def replicate(scenario: Scenario, seed: int) -> list[Draw]:
         links = HAZARD_LINKS if scenario.hazard_both_links else (HAZARD_LINKS[seeds[2] % 2],)
         for link in links:
             draws += _hazard_draws(scenario, link, seeds[1])
+    return draws
+
+
+def replicate_cluster_robust(scenario: Scenario, seed: int) -> list[Draw]:
+    """Only the analytic cluster-robust ITT draws of :func:`replicate` (CRV1 and CR2, the
+    checked weeks and the path mean) on the same simulated trial as :func:`replicate` with
+    the same seed: a cheap size study of the covariance estimators."""
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(6)]
+    sim = simulate_trial(scenario.design, scenario.effects, seed=seeds[0])
+    persons = build_outcomes(sim.register, sim.trial).persons
+    truth = SampleTruth.of(sim, persons, WEEKS)
+    draws: list[Draw] = []
+    for prefix in scenario.paths:
+        true_path = truth.path(prefix)
+        for vcov, label in (("CRV1", "ITT, CRV1"), ("CR2", CR2_LABEL)):
+            fit = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov=vcov)
+            draws += _path_draws(fit, label, PATHS[prefix], true_path, scenario.weeks)
     return draws
 
 
@@ -117,7 +138,8 @@ def _path_draws(
     true_path: NDArray[np.float64],
     weeks: tuple[int, ...],
 ) -> list[Draw]:
-    """tau_w at the checked weeks and the path mean, with t intervals (df of the fit)."""
+    """tau_w at the checked weeks and the path mean, with t intervals (df of the fit: G - 1,
+    or for CR2 the Bell-McCaffrey df of the treatment, the same for every week and the mean)."""
     assert result.fit is not None
     q = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, result.fit.df))
     est, vcov = result.estimates, result.vcov
