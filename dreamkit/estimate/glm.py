@@ -54,7 +54,9 @@ Covariance (``H`` = observed information ``sum_c w_c x_c x_c'`` at the estimate)
   ``Xw_g`` and the person-period residuals' cell sums lie in the range of ``U``, and the
   person-period CR2 covariance and df equal those computed on the cells with
   ``Xw_c = sqrt(w_c) x_c`` and ``e_c = s_c / sqrt(w_c)`` (tests check it against a dense
-  person-period implementation). Cost: one eigen-decomposition per cluster of its cells.
+  person-period implementation). Cost: O(C_g p^2) per cluster of C_g cells (low-rank
+  adjustment, :func:`~dreamkit.inference.linalg.cr2_adjustment`) plus O(p^4) for the df of
+  all p coefficients.
 """
 
 from __future__ import annotations
@@ -68,12 +70,11 @@ import scipy.special
 from numpy.typing import NDArray
 
 from dreamkit.errors import EstimationError, InputError
+from dreamkit.inference.linalg import apply_adjustment, cr2_adjustment
 
 Link = Literal["logit", "cloglog"]
 CovType = Literal["CRV1", "CR2", "iid"]
 ETA_MAX = 30.0
-CR2_EIG_TOL = 1e-10  # eigenvalues of I - H_gg (in [0, 1]) at or below this count as 0
-CR2_MAX_CELLS = 20_000  # largest cluster (cells) for CR2: an n_g^3 eigen-decomposition
 NEWTON_STEP_TOL = 1e-6  # a full Newton step this small leaves an error of order 1e-12
 
 
@@ -443,43 +444,41 @@ def _cr2(
     clusters: NDArray[np.intp],
     n_g: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """CR2 covariance and Bell-McCaffrey df of every coefficient (module docstring)."""
+    """CR2 covariance and Bell-McCaffrey df of every coefficient (module docstring).
+
+    Per cluster: the low-rank adjustment of its cells (``cr2_adjustment``, O(C_g p^2)), the
+    score ``Xw_g' A_g e_g`` and, for every coefficient j, ``a_g = A_g Xw_g B e_j``. With
+    ``delta_g = a_g'a_g`` and ``z_g = Xw_g'a_g``, ``Gamma = diag(delta) - P B P'``
+    (``P`` the G x p matrix of the ``z_g'``), so ``tr Gamma = sum delta - sum z_g'Bz_g`` and
+    ``tr Gamma^2 = sum delta^2 - 2 sum delta_g z_g'Bz_g + tr((B S)^2)``, ``S = P'P``: no
+    G x G matrix.
+    """
     bread = np.linalg.inv(x.xtwx(w))
     bread = (bread + bread.T) / 2
     sw = np.sqrt(w)
     resid = s / sw
     order = np.argsort(clusters, kind="stable")
     bounds = np.searchsorted(clusters[order], np.arange(n_g + 1))
-    biggest = int(np.diff(bounds).max())
-    if biggest > CR2_MAX_CELLS:
-        raise InputError(
-            f"CR2 needs an eigen-decomposition per cluster (cost n^3 in its cells); the largest "
-            f"cluster has {biggest} cells (limit {CR2_MAX_CELLS}). Use cov_type='CRV1', or "
-            "coarser covariates so that person-periods pool into fewer cells."
-        )
     p = x.p
     scores = np.empty((n_g, p))
-    norms = np.empty((n_g, p))  # a_g^(j)' a_g^(j)
-    proj = np.empty((n_g, p, p))  # [g, :, j] = Xw_g' a_g^(j)
+    delta = np.empty((n_g, p))  # a_g^(j)' a_g^(j)
+    quad = np.empty((n_g, p))  # z_g^(j)' B z_g^(j)
+    gram = np.zeros((p, p, p))  # [j] = sum_g z_g^(j) z_g^(j)'
     for g in range(n_g):
         rows = order[bounds[g] : bounds[g + 1]]
         xg = x.rows(rows) * sw[rows, None]
-        xb = xg @ bread
-        vals, vecs = np.linalg.eigh(np.eye(rows.size) - xb @ xg.T)
-        keep = vals > CR2_EIG_TOL
-        inv = np.zeros_like(vals)
-        inv[keep] = 1.0 / np.sqrt(vals[keep])
-        adj = (vecs * inv) @ vecs.T
-        scores[g] = xg.T @ (adj @ resid[rows])
-        a_g = adj @ xb  # (n_cells_g, p): column j is a_g for coefficient j
-        norms[g] = (a_g * a_g).sum(axis=0)
-        proj[g] = xg.T @ a_g
+        u, kk = cr2_adjustment(xg, bread)
+        scores[g] = xg.T @ apply_adjustment(u, kk, resid[rows])
+        a_g = apply_adjustment(u, kk, xg @ bread)  # column j: a_g for coefficient j
+        delta[g] = (a_g * a_g).sum(axis=0)
+        z = xg.T @ a_g  # (p, p): column j is z_g^(j)
+        quad[g] = ((bread @ z) * z).sum(axis=0)
+        gram += np.einsum("aj,bj->jab", z, z)
     cov = bread @ (scores.T @ scores) @ bread
-    df = np.empty(p)
-    for j in range(p):
-        pj = proj[:, :, j]  # (G, p)
-        gram = -(pj @ bread @ pj.T)
-        gram[np.diag_indices(n_g)] += norms[:, j]
-        den = float(np.sum(gram * gram))
-        df[j] = float(np.trace(gram)) ** 2 / den if den > 0 else np.nan
-    return np.asarray((cov + cov.T) / 2, dtype=np.float64), df
+    bs = np.einsum("ab,jbc->jac", bread, gram)
+    frob = np.einsum("jab,jba->j", bs, bs)
+    trace = delta.sum(axis=0) - quad.sum(axis=0)
+    trace2 = (delta**2).sum(axis=0) - 2.0 * (delta * quad).sum(axis=0) + frob
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(trace2 > 0, trace**2 / trace2, np.nan)
+    return np.asarray((cov + cov.T) / 2, dtype=np.float64), np.asarray(df, dtype=np.float64)

@@ -15,13 +15,13 @@ import pytest
 import scipy.stats
 import statsmodels.formula.api as smf
 
-import dreamkit.estimate.linear.fwl as fwl
 from dreamkit.errors import InputError
 from dreamkit.estimate.linear.fwl import fit_fwl
 from dreamkit.estimate.linear.itt import effect_path
 from dreamkit.estimate.models import effect_path as formula_path
 from dreamkit.estimate.models import feols
 from dreamkit.estimate.vcov import parse_vcov
+from dreamkit.inference.linalg import apply_adjustment, cr2_adjustment
 
 COVS = ["belief", "expected_return", "ordinary_job", "prior_sick"]
 RTOL = 1e-10
@@ -209,14 +209,20 @@ def test_vcov_parsing():
         parse_vcov("CR2", allowed=("iid", "CRV1"), default_cluster="team")
 
 
-def test_too_large_cluster_is_a_typed_error(monkeypatch):
-    monkeypatch.setattr(fwl, "CR2_MAX_CLUSTER", 10)
-    rng = np.random.default_rng(0)
-    cl = np.repeat(np.arange(3), 12)
-    with pytest.raises(InputError, match="largest cluster"):
-        fit_fwl(
-            rng.normal(size=36), rng.random(36), absorb=None, controls=None, clusters=cl, vcov="CR2"
-        )
+def test_low_rank_adjustment_equals_dense_inverse_square_root():
+    """(I - Z B Z')^{+1/2} = I + U K U' (cr2_adjustment) against the eigen-decomposition of
+    the n x n matrix, for a block with a null direction (a stratum column lying inside)."""
+    rng = np.random.default_rng(5)
+    x = np.column_stack([np.ones(30), rng.normal(size=(30, 3))])
+    x[:, 1] = (np.arange(30) < 8).astype(float)  # a 'stratum' held by the first rows only
+    bread = np.linalg.inv(x.T @ x)
+    r = np.arange(12)
+    u, k = cr2_adjustment(x[r], bread)
+    dense = _pinv_sqrt(np.eye(12) - x[r] @ bread @ x[r].T)
+    np.testing.assert_allclose(np.eye(12) + u @ k @ u.T, dense, atol=1e-10)
+    v = rng.normal(size=(12, 2))
+    np.testing.assert_allclose(apply_adjustment(u, k, v), dense @ v, atol=1e-10)
+    assert np.linalg.eigvalsh(np.eye(12) - x[r] @ bread @ x[r].T)[0] < 1e-12
 
 
 def test_sup_t_band_uses_the_bm_df(study):
@@ -227,3 +233,17 @@ def test_sup_t_band_uses_the_bm_df(study):
     ours = path.sup_t_band(n_draws=4000, seed=1)
     ref = sup_t_band(path.estimates, path.vcov, n_draws=4000, seed=1, df=df)
     np.testing.assert_allclose(ours.upper, ref.upper, rtol=1e-12)
+
+
+def test_contrast_rows_and_balance_use_cr2(study):
+    """Model (3)'s low - high contrast carries its own Bell-McCaffrey df (df_for of the
+    contrast); the balance joint test states its F(q, G - 1) reference under CR2."""
+    from dreamkit.estimate.linear.balance import balance
+    from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
+
+    grid = selfefficacy_grid(study, ["y_1"], COVS, cutoffs=[10], vcov="CR2")
+    dfs = dict(zip(grid.table["group"], grid.table["df"], strict=True))
+    assert len(set(dfs.values())) == 3 and all(5 < v < 42 for v in dfs.values())
+    res = balance(study, ["belief", "prior_sick"], vcov="CR2", ri_draws=0)
+    assert "F(q, G - 1)" in res.joint["note"][0]
+    assert res.joint["p_value"][0] == res.joint["p_value"][0]  # computed (not NaN)

@@ -17,7 +17,6 @@ import scipy.special
 import scipy.stats
 
 from dreamkit.errors import InputError
-from dreamkit.estimate import glm as glm_module
 from dreamkit.estimate.duration.duration_dependence import intervals
 from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.estimate.duration.person_period import expand_person_periods
@@ -124,13 +123,10 @@ def dense_hat(x: np.ndarray, pp: pl.DataFrame, beta: np.ndarray, link: str) -> n
     return xw @ np.linalg.solve(xw.T @ xw, xw.T)
 
 
-def test_formula_front_end_and_errors(simulate, monkeypatch):
+def test_formula_front_end_and_errors(simulate):
     df = simulate(300, seed=2, n_teams=12)
     res = hazard("Surv(duration, event) ~ treated + x | municipality", df, vcov={"CR2": "team"})
     keyword = DiscreteTimeHazard(covariates=("x",), cov_type="CR2").fit(df)
     np.testing.assert_allclose(res.glm.cov, keyword.glm.cov, rtol=1e-12)
     with pytest.raises(InputError, match="needs a cluster"):
         DiscreteTimeHazard(cluster=None, cov_type="CR2").fit(df)
-    monkeypatch.setattr(glm_module, "CR2_MAX_CELLS", 5)
-    with pytest.raises(InputError, match="largest cluster"):
-        keyword.model.fit(df)

@@ -28,19 +28,21 @@ parameters (fixed effects counted in full):
   Nielsen & Webb 2023). Each :math:`\hat\tau_{(g)}` comes from cluster-local cross-products:
   on the full sample :math:`\tilde D` and :math:`\tilde Y` are orthogonal to the controls, so
   leaving out g only perturbs the blocks of the strata g touches and of X.
-
 * ``"CR2"``: the bias-reduced linearisation of Bell & McCaffrey (2002),
   :math:`\sum_g u_g u_g'` with :math:`u_g = A\,\tilde D_g'\,\mathcal A_g\hat e_g` and
   :math:`\mathcal A_g = (I - H_{gg})^{+1/2}`, :math:`H_{gg}` the cluster-g block of the hat
   matrix of the FULL design [D, stratum dummies, X] (no further factor). By FWL
   :math:`H = P_F + QQ' + \tilde D A\tilde D'` (:math:`P_F` the stratum averaging matrix,
   :math:`1/n_s` within stratum s; Q the orthonormal basis of the demeaned controls), so every
-  block needs only the rows of cluster g: cost :math:`\sum_g n_g^3`. ``+1/2`` is the
-  Moore-Penrose inverse square root (eigenvalues of :math:`I - H_{gg}` below 1e-10 are
-  treated as 0, as clubSandwich does): :math:`(I - H_{gg})v = 0` means the zero-extended v lies
-  in the column space of the design, so :math:`v'\hat e_g = 0` and any symmetric choice on
-  that null space gives the same covariance (it happens whenever a cluster alone holds a
-  stratum, e.g. a municipality with one team).
+  block needs only the rows of cluster g, and in low-rank form
+  (:func:`~dreamkit.inference.linalg.cr2_adjustment`: :math:`H_{gg} = Z_gBZ_g'` with
+  :math:`Z_g` the n_g x (strata of g + k + m) design rows) it costs O(n_g r^2), never
+  n_g x n_g. ``+1/2`` is the Moore-Penrose inverse square root (eigenvalues of
+  :math:`I - H_{gg}` at or below 1e-10 are treated as 0, as clubSandwich does):
+  :math:`(I - H_{gg})v = 0` means the zero-extended v lies in the column space of the design,
+  so :math:`v'\hat e_g = 0` and any symmetric choice on that null space gives the same
+  covariance (it happens whenever a cluster alone holds a stratum, e.g. a municipality with
+  one team).
 
 Degrees of freedom for t-based p-values and intervals: G - 1 (CRV1, CRV3), N - K (HC1); for
 CR2 the Bell-McCaffrey / Satterthwaite df of each contrast c of the regressors (Imbens &
@@ -65,16 +67,50 @@ from numpy.typing import NDArray
 
 from dreamkit.errors import EstimationError, InputError
 from dreamkit.inference import crv1_factor
+from dreamkit.inference.linalg import apply_adjustment, cr2_adjustment
 
 VcovType = Literal["CRV1", "CR2", "CRV3", "HC1"]
 VCOV_TYPES: tuple[str, ...] = ("CRV1", "CR2", "CRV3", "HC1")
 
 _COLLINEAR_RTOL = 1e-9
-#: Eigenvalues of I - H_gg (all in [0, 1]) at or below this count as 0 in the CR2 adjustment.
-CR2_EIG_TOL = 1e-10
-#: Largest cluster (rows) for CR2: its n_g x n_g eigen-decomposition costs n_g^3.
-CR2_MAX_CLUSTER = 20_000
 _CHUNK_ELEMENTS = 8_000_000
+
+
+@dataclass(frozen=True)
+class BMParts:
+    r"""The Bell-McCaffrey matrix :math:`\Gamma = \mathrm{diag}(\delta) - Z'Z` of a contrast c
+    of the regressors, kept in low-rank pieces per regressor j (G x G is never formed):
+    ``diag`` (G, m, m) :math:`a_g^{(j)\prime}a_g^{(l)}`; the stratum rows of Z as a sparse
+    pattern ``f_rows``/``f_cols`` (stratum, cluster) with values ``f_vals`` (nnz, m); the
+    dense rows ``dense`` (k + m, G, m). Then :math:`\operatorname{tr}\Gamma = \sum\delta -
+    \|Z\|^2` and :math:`\operatorname{tr}\Gamma^2 = \sum\delta^2 - 2\sum_g\delta_g\|z_g\|^2 +
+    \|ZZ'\|_F^2`.
+    """
+
+    diag: NDArray[np.float64]
+    f_rows: NDArray[np.intp]
+    f_cols: NDArray[np.intp]
+    f_vals: NDArray[np.float64]
+    dense: NDArray[np.float64]
+    n_levels: int
+
+    def df(self, weights: NDArray[np.float64]) -> float:
+        """Bell-McCaffrey degrees of freedom of the contrast ``weights`` (m,)."""
+        c = np.asarray(weights, dtype=np.float64)
+        n_g = self.diag.shape[0]
+        delta = np.einsum("gjl,j,l->g", self.diag, c, c)
+        fs = scipy.sparse.csr_array(
+            (self.f_vals @ c, (self.f_rows, self.f_cols)), shape=(self.n_levels, n_g)
+        )
+        r = self.dense @ c  # (k + m, G)
+        col = np.asarray((fs * fs).sum(axis=0)).ravel() + (r * r).sum(axis=0)
+        ff = (fs @ fs.T).toarray() if self.n_levels <= 2000 else None
+        fr = fs @ r.T
+        f_part = float((ff * ff).sum()) if ff is not None else float((fs @ fs.T).power(2).sum())
+        frob = f_part + 2.0 * float((fr * fr).sum()) + float(((r @ r.T) ** 2).sum())
+        trace = float(delta.sum() - col.sum())
+        trace2 = float((delta**2).sum() - 2.0 * (delta * col).sum() + frob)
+        return trace**2 / trace2 if trace2 > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -84,9 +120,8 @@ class FWLFit:
     ``coef`` (m, W); ``vcov`` (m*W, m*W) of vec(coef) in order j*W + w; ``d_tilde`` (n, m)
     and ``y_tilde`` (n, W) the partialled regressors and outcomes; ``cluster_codes`` (n,) in
     0..G-1 (None for HC1 without clusters). ``df``: the t degrees of freedom (CR2: the
-    smallest of ``df_terms``, the Bell-McCaffrey df of each regressor); ``bm_gram``
-    (m, m, G, G) holds :math:`\Gamma^{(jl)}_{gh} = a^{(j)\prime}_g(I - H)_{gh}a^{(l)}_h`
-    (CR2 only), from which :meth:`df_for` gives the df of any contrast of the regressors.
+    smallest of ``df_terms``, the Bell-McCaffrey df of each regressor); ``bm`` (CR2 only)
+    the pieces from which :meth:`df_for` gives the df of any contrast of the regressors.
     """
 
     coef: NDArray[np.float64]
@@ -101,7 +136,7 @@ class FWLFit:
     small_sample_factor: float
     df: float
     df_terms: NDArray[np.float64] | None = None
-    bm_gram: NDArray[np.float64] | None = None
+    bm: BMParts | None = None
 
     @property
     def resid(self) -> NDArray[np.float64]:
@@ -135,10 +170,9 @@ class FWLFit:
     def df_for(self, weights: NDArray[np.float64] | tuple[float, ...]) -> float:
         """Degrees of freedom for the contrast ``weights`` (m,) of the regressors (the same for
         every outcome): Bell-McCaffrey for CR2, else :attr:`df`."""
-        if self.bm_gram is None:
+        if self.bm is None:
             return float(self.df)
-        c = np.asarray(weights, dtype=np.float64)
-        return bm_df(np.einsum("j,l,jlgh->gh", c, c, self.bm_gram))
+        return self.bm.df(np.asarray(weights, dtype=np.float64))
 
     def inference(
         self, level: float
@@ -152,15 +186,6 @@ class FWLFit:
         p = 2.0 * scipy.stats.t.sf(np.abs(t), df)
         q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
         return p, self.coef - q * se, self.coef + q * se
-
-
-def bm_df(gram: NDArray[np.float64]) -> float:
-    r"""Satterthwaite degrees of freedom :math:`(\operatorname{tr}\Gamma)^2 /
-    \operatorname{tr}(\Gamma^2)` of a variance estimate :math:`\hat e'PP'\hat e`-type quadratic
-    form with G x G matrix :math:`\Gamma = P'P` (Bell & McCaffrey 2002)."""
-    g = (gram + gram.T) / 2.0
-    den = float(np.sum(g * g))
-    return float(np.trace(g)) ** 2 / den if den > 0 else float("nan")
 
 
 def demean(a: NDArray[np.float64], codes: NDArray[np.intp], n_levels: int) -> NDArray[np.float64]:
@@ -222,7 +247,7 @@ def fit_fwl(
         )
 
     df_terms: NDArray[np.float64] | None = None
-    gram: NDArray[np.float64] | None = None
+    bm: BMParts | None = None
     df: float
     if vcov == "HC1":
         meat = _meat_rows(d_t, y_t, coef)
@@ -238,10 +263,10 @@ def fit_fwl(
             raise InputError(f"the cluster variable has {n_clusters} level; {vcov} needs >= 2.")
         df = n_clusters - 1
         if vcov == "CR2":
-            scores, gram = _cr2(coef, a_inv, d_t, y_t, q, codes, n_levels, cl, n_clusters)
+            scores, bm = _cr2(coef, a_inv, d_t, y_t, q, codes, n_levels, cl, n_clusters)
             factor = 1.0
             cov = _sandwich(a_inv, scores.T @ scores, coef.shape[1])
-            df_terms = np.array([bm_df(gram[j, j]) for j in range(m)])
+            df_terms = np.array([bm.df(np.eye(m)[j]) for j in range(m)])
             df = float(df_terms.min())
         elif vcov == "CRV1":
             scores = _scores_clusters(d_t, y_t, coef, cl, n_clusters)
@@ -264,7 +289,7 @@ def fit_fwl(
         small_sample_factor=float(factor),
         df=float(df),
         df_terms=df_terms,
-        bm_gram=gram,
+        bm=bm,
     )
 
 
@@ -455,68 +480,59 @@ def _cr2(
     n_levels: int,
     cl: NDArray[np.intp],
     n_clusters: int,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    r"""CR2 cluster scores (G, m*W) and the Bell-McCaffrey matrices (m, m, G, G).
+) -> tuple[NDArray[np.float64], BMParts]:
+    r"""CR2 cluster scores (G, m*W) and the pieces of the Bell-McCaffrey df.
 
-    Per cluster g (rows only of g): :math:`H_{gg} = P_{F,gg} + Q_gQ_g' + \tilde D_gA\tilde
-    D_g'`, :math:`\mathcal A_g = (I - H_{gg})^{+1/2}` by eigen-decomposition, scores
+    Per cluster g (rows only of g): :math:`H_{gg} = Z_gBZ_g'` with
+    :math:`Z_g = [F_g, Q_g, \tilde D_g]` (dummies of the strata g touches, controls basis,
+    partialled regressors) and :math:`B = \mathrm{diag}(1/n_s)\oplus I\oplus A`;
+    :math:`\mathcal A_g = (I - H_{gg})^{+1/2}` in low-rank form
+    (:func:`~dreamkit.inference.linalg.cr2_adjustment`), scores
     :math:`(\mathcal A_g\tilde D_g)'\hat E_g` and :math:`a_g = \mathcal A_g\tilde D_gA`
-    (n_g, m). Then :math:`\Gamma^{(jl)}_{gh} = \delta_{gh}a^{(j)\prime}_g a^{(l)}_g -
-    f^{(j)\prime}_g N^{-1}f^{(l)}_h - r^{(j)\prime}_g r^{(l)}_h - d^{(j)\prime}_g A d^{(l)}_h` with
-    :math:`f_g = F_g'a_g` (stratum sums, N = diag(n_s)), :math:`r_g = Q_g'a_g`,
-    :math:`d_g = \tilde D_g'a_g`: the three projections of H.
+    (n_g, m). :math:`\Gamma = \mathrm{diag}(a_g'a_g) - Z'Z` with the columns
+    :math:`z_g = [N^{-1/2}F_g'a_g;\ Q_g'a_g;\ L'\tilde D_g'a_g]` (:math:`A = LL'`): the three
+    projections of H (:class:`BMParts`).
     """
     m, n_out = coef.shape
     counts = np.bincount(codes, minlength=n_levels).astype(np.float64)
     order = np.argsort(cl, kind="stable")
     bounds = np.searchsorted(cl[order], np.arange(n_clusters + 1))
-    biggest = int(np.diff(bounds).max())
-    if biggest > CR2_MAX_CLUSTER:
-        raise InputError(
-            f"CR2 needs an eigen-decomposition per cluster (cost n_g^3); the largest cluster "
-            f"has {biggest} rows (limit {CR2_MAX_CLUSTER}). Use vcov='CRV1' with the wild "
-            "cluster bootstrap, or randomisation inference."
-        )
+    chol = np.linalg.cholesky(a_inv)
     k = 0 if q is None else q.shape[1]
     scores = np.empty((n_clusters, m * n_out))
-    f_all = np.zeros((n_levels, n_clusters, m))
-    r_all = np.zeros((k, n_clusters, m))
-    d_all = np.zeros((m, n_clusters, m))
     diag = np.zeros((n_clusters, m, m))
+    dense = np.zeros((k + m, n_clusters, m))
+    f_rows: list[NDArray[np.intp]] = []
+    f_cols: list[NDArray[np.intp]] = []
+    f_vals: list[NDArray[np.float64]] = []
     for g in range(n_clusters):
         rows = order[bounds[g] : bounds[g + 1]]
-        dg, sg = d_t[rows], codes[rows]
-        h = (sg[:, None] == sg[None, :]) / counts[sg][None, :]
-        h += dg @ a_inv @ dg.T
-        if q is not None:
-            qg = q[rows]
-            h += qg @ qg.T
-        adj = _inv_sqrt_psd(np.eye(len(rows)) - h)
-        ad = adj @ dg  # (n_g, m)
+        dg = d_t[rows]
+        strata, inv = np.unique(codes[rows], return_inverse=True)
+        fg = np.zeros((rows.size, strata.size))
+        fg[np.arange(rows.size), inv] = 1.0
+        blocks = [fg, dg] if q is None else [fg, q[rows], dg]
+        b = scipy.linalg.block_diag(np.diag(1.0 / counts[strata]), np.eye(k), a_inv)
+        u, kk = cr2_adjustment(np.hstack(blocks), b)
+        ad = apply_adjustment(u, kk, dg)  # (n_g, m)
         scores[g] = (ad.T @ (y_t[rows] - dg @ coef)).ravel()
         a_g = ad @ a_inv
         diag[g] = a_g.T @ a_g
-        np.add.at(f_all[:, g, :], sg, a_g)
+        f_rows.append(strata)
+        f_cols.append(np.full(strata.size, g, dtype=np.intp))
+        f_vals.append((fg.T @ a_g) / np.sqrt(counts[strata])[:, None])
         if q is not None:
-            r_all[:, g, :] = qg.T @ a_g
-        d_all[:, g, :] = dg.T @ a_g
-    fs = f_all / np.sqrt(counts)[:, None, None]
-    gram = -np.einsum("sgj,shl->jlgh", fs, fs)
-    gram -= np.einsum("kgj,khl->jlgh", r_all, r_all)
-    gram -= np.einsum("pgj,pq,qhl->jlgh", d_all, a_inv, d_all)
-    idx = np.arange(n_clusters)
-    gram[:, :, idx, idx] += np.transpose(diag, (1, 2, 0))
-    return scores, gram
-
-
-def _inv_sqrt_psd(b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Symmetric Moore-Penrose inverse square root of a symmetric PSD matrix with eigenvalues
-    in [0, 1]; eigenvalues <= :data:`CR2_EIG_TOL` are treated as 0."""
-    vals, vecs = np.linalg.eigh((b + b.T) / 2.0)
-    keep = vals > CR2_EIG_TOL
-    inv = np.zeros_like(vals)
-    inv[keep] = 1.0 / np.sqrt(vals[keep])
-    return np.asarray((vecs * inv) @ vecs.T, dtype=np.float64)
+            dense[:k, g, :] = q[rows].T @ a_g
+        dense[k:, g, :] = chol.T @ (dg.T @ a_g)
+    parts = BMParts(
+        diag=diag,
+        f_rows=np.concatenate(f_rows),
+        f_cols=np.concatenate(f_cols),
+        f_vals=np.vstack(f_vals),
+        dense=dense,
+        n_levels=n_levels,
+    )
+    return scores, parts
 
 
 def _solve_sym(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
