@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.design.peers import peers_low
+from dreamkit.errors import EstimationError
 from dreamkit.estimate.duration.duration_dependence import intervals, log_polynomial
 from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
@@ -117,6 +118,50 @@ def replicate_cluster_robust(scenario: Scenario, seed: int) -> list[Draw]:
         for vcov, label in (("CRV1", "ITT, CRV1"), ("CR2", CR2_LABEL)):
             fit = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov=vcov)
             draws += _path_draws(fit, label, PATHS[prefix], true_path, scenario.weeks)
+    return draws
+
+
+def replicate_hazard_cluster_robust(scenario: Scenario, link: str, seed: int) -> list[Draw]:
+    """The hazard's treatment coefficient with CRV1 (normal intervals, as the hazard reports)
+    and CR2 (t with the Bell-McCaffrey df) on one homogeneous-effect trial of ``scenario``
+    (``hazard_tau``; 4-week baseline, the simulator's eight covariates). The trial is
+    simulated with ``seed`` itself. A trial whose hazard is not identified (e.g. a
+    municipality without exits) gives no draws: the summary's replication count shows it.
+    Use ``functools.partial(replicate_hazard_cluster_robust, scenario, "cloglog")``.
+    """
+    assert scenario.hazard_tau is not None
+    sim = simulate_trial(scenario.design, scenario.hazard_effects, seed=seed, link=link)
+    persons = build_outcomes(sim.register, sim.trial).persons
+    draws = []
+    for cov in ("CRV1", "CR2"):
+        model = DiscreteTimeHazard(
+            link=link,  # type: ignore[arg-type]
+            duration_spec=intervals(),
+            covariates=HAZARD_COVARIATES,
+            cov_type=cov,
+        )
+        try:
+            fit = model.fit(persons, duration="dur_sick", event="event_sick")
+        except EstimationError:
+            return []
+        k = fit.glm.names.index("treated")
+        b, se = float(fit.glm.params[k]), float(fit.glm.std_errors[k])
+        df = np.inf if fit.glm.df is None else float(fit.glm.df[k])
+        q = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, df))
+        label = f"hazard {link}, 4-week, " + (
+            "CRV1" if cov == "CRV1" else "CR2 (Bell-McCaffrey df)"
+        )
+        draws.append(
+            Draw(
+                label,
+                "tau (exit from sickness benefit etc.)",
+                b,
+                se,
+                b - q * se,
+                b + q * se,
+                scenario.hazard_tau,
+            )
+        )
     return draws
 
 
