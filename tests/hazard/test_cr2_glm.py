@@ -130,3 +130,14 @@ def test_formula_front_end_and_errors(simulate):
     np.testing.assert_allclose(res.glm.cov, keyword.glm.cov, rtol=1e-12)
     with pytest.raises(InputError, match="needs a cluster"):
         DiscreteTimeHazard(cluster=None, cov_type="CR2").fit(df)
+
+
+def test_survival_curves_warn_with_single_team_strata_under_cr2(simulate):
+    """A team that alone identifies its stratum effect adds nothing to that effect's CR2
+    variance (its residuals sum to zero there), as under CRV1: the curves' intervals warn."""
+    from dreamkit.errors import InferenceWarning
+
+    df = simulate(300, seed=4, n_teams=10, teams_per_stratum=1)
+    res = DiscreteTimeHazard(covariates=("x",), cov_type="CR2").fit(df)
+    with pytest.warns(InferenceWarning, match="CR2 understates"):
+        res.predict_survival(periods=5)
