@@ -367,6 +367,15 @@ INVESTIGATIONS = """## Follow-up investigations (separate runs, 2026-11-23; stat
   999); pooled 0.058 over 4,000 trials (MC SE 0.0035); CRV1 in the same trials 0.065 (main
   run) and 0.035 (seed 999). The restricted bootstrap is at most slightly liberal with 12
   teams; no defect found.
+- **CR2 rows (added 2026-12-02, separate runs).** The CR2 rows of the three 12-team null
+  tables come from `replicate_cluster_robust` (CRV1 and CR2 only) with the same seeds, hence
+  the same trials (its CRV1 rows equal the tables' CRV1 rows exactly). CR2 with
+  Bell-McCaffrey df: 12 similar teams 0.059-0.069 (CRV1 0.058-0.065; df about 10.4);
+  3 of 50 and 9 of 5: 0.026-0.036 (CRV1 0.073-0.093; df 3.5-4.3); 1 of 200 and 11 of 5:
+  0.001-0.005 (CRV1 0.188-0.206; df about 1.6). CR2 removes CRV1's over-rejection with
+  unequal teams but is conservative there (below the 4-6% target of issue 15); see
+  docs/inference.md. The discrete-time hazard on the unequal design (cloglog, null effect,
+  R = 399, `replicate_hazard_cluster_robust`, seed 7): CRV1 (normal) 0.125, CR2 0.035.
 """
 
 
