@@ -4,7 +4,8 @@ r"""Formula front ends of the estimators (``dk.feols``, ``dk.effect_path``, ``dk
 Each parses its formula with :mod:`dreamkit.estimate.formula` (formulaic underneath), builds
 the regressors, and calls the keyword engine, so a formula fit and the equivalent keyword
 fit are identical (tests check it). ``vcov`` is given as in pyfixest (:mod:`.vcov`):
-``{"CRV1": "team"}``, ``{"CRV3": "team"}``, ``"HC1"`` or ``"iid"``.
+``{"CRV1": "team"}``, ``{"CR2": "team"}`` (Bell-McCaffrey, with its own degrees of freedom),
+``{"CRV3": "team"}``, ``"HC1"`` or ``"iid"``.
 
 * :func:`feols` -- least squares of one or several outcomes on every right-hand-side term,
   one absorbed fixed effect:
@@ -107,9 +108,10 @@ def feols(
     """Least squares with one absorbed fixed effect (module docstring); every right-hand-side
     term is reported. Several outcomes (``y1 + y2`` or ``y_*``) share one design.
 
-    Covariances: ``"HC1"`` (default), ``{"CRV1": col}``, ``{"CRV3": col}``; degrees of
-    freedom G - 1 (clustered) or N - K. Equal to pyfixest ``feols`` with
-    ``ssc(k_fixef="full")`` (fixed effects counted in K) and to statsmodels OLS with dummies.
+    Covariances: ``"HC1"`` (default), ``{"CRV1": col}``, ``{"CR2": col}``, ``{"CRV3": col}``;
+    degrees of freedom G - 1 (CRV1, CRV3), Bell-McCaffrey per coefficient (CR2) or N - K.
+    Equal to pyfixest ``feols`` with ``ssc(k_fixef="full")`` (fixed effects counted in K) and
+    to statsmodels OLS with dummies.
     Without a fixed effect the intercept is absorbed (partialled out) and not reported.
     """
     check_level(level)
@@ -117,7 +119,7 @@ def feols(
     parsed = parse(formula)
     check_variables(parsed, frame)
     fe = _one_fixed_effect(parsed)
-    spec = parse_vcov(vcov, allowed=("HC1", "CRV1", "CRV3"), default_cluster=DEFAULT_CLUSTER)
+    spec = parse_vcov(vcov, allowed=("HC1", "CRV1", "CR2", "CRV3"), default_cluster=DEFAULT_CLUSTER)
     outcomes = outcome_columns(parsed.lhs, frame.columns)
     keys = [c for c in (fe, spec.cluster) if c]
     require(frame, keys, "column")
@@ -192,7 +194,7 @@ def _effect_path_formula(
     parsed = parse(formula)
     check_variables(parsed, frame)
     fe = _one_fixed_effect(parsed)
-    spec = parse_vcov(vcov, allowed=("HC1", "CRV1", "CRV3"), default_cluster=DEFAULT_CLUSTER)
+    spec = parse_vcov(vcov, allowed=("HC1", "CRV1", "CR2", "CRV3"), default_cluster=DEFAULT_CLUSTER)
     terms = [t for t in parsed.rhs if str(t) != "1"]
     if not terms:
         raise FormulaError(f"formula {formula!r} needs the treatment right of '~'.")
@@ -257,13 +259,13 @@ def hazard(
     other term is a covariate column built by formulaic. ``duration_spec`` is the baseline
     (default 4-week intervals); ``treatment_by`` (e.g. ``piecewise([8, 26])``) gives the
     treatment one effect per duration interval (``constancy_test()`` tests them equal);
-    ``vcov``: ``{"CRV1": col}`` or ``"iid"``.
+    ``vcov``: ``{"CRV1": col}``, ``{"CR2": col}`` or ``"iid"``.
     """
     frame = as_polars(data)
     parsed = parse(formula)
     check_variables(parsed, frame)
     fe = _one_fixed_effect(parsed)
-    spec = parse_vcov(vcov, allowed=("CRV1", "iid"), default_cluster=DEFAULT_CLUSTER)
+    spec = parse_vcov(vcov, allowed=("CRV1", "CR2", "iid"), default_cluster=DEFAULT_CLUSTER)
     duration, event = surv_columns(parsed.lhs)
     require(frame, [duration, event], "duration column")
     terms = [t for t in parsed.rhs if str(t) != "1"]
@@ -299,7 +301,7 @@ def hazard(
         cluster=spec.cluster,
         covariates=covariates,
         interactions=tuple(interactions),
-        cov_type="CRV1" if spec.kind == "CRV1" else "iid",
+        cov_type="CRV1" if spec.kind == "CRV1" else ("CR2" if spec.kind == "CR2" else "iid"),
         treatment_by=treatment_by,
     )
     return model.fit(frame, duration=duration, event=event)
@@ -331,7 +333,7 @@ def _cox_formula(
     parsed = parse(formula)
     check_variables(parsed, frame)
     fe = _one_fixed_effect(parsed)
-    spec = parse_vcov(vcov, allowed=("CRV1", "iid"), default_cluster=DEFAULT_CLUSTER)
+    spec = parse_vcov(vcov, allowed=("CRV1", "CR2", "iid"), default_cluster=DEFAULT_CLUSTER)
     duration, event = surv_columns(parsed.lhs)
     require(frame, [duration, event], "duration column")
     des = design(parsed, frame)

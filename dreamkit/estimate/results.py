@@ -380,7 +380,7 @@ def fit_rows(
         "p_value": p.ravel(),
         "conf_low": lo.ravel(),
         "conf_high": hi.ravel(),
-        "df": np.full(m * n_out, float(fit.df)),
+        "df": np.repeat(fit.df_by_term, n_out),
         "n_obs": np.full(m * n_out, fit.n_obs, dtype=np.int64),
         "n_clusters": np.full(m * n_out, fit.n_clusters, dtype=np.int64),
         "control_mean": np.asarray(control_means, dtype=np.float64).ravel(),
@@ -406,9 +406,10 @@ def contrast_row(
     c = np.asarray(weights, dtype=np.float64)
     est = float(c @ fit.coef[:, w])
     se = float(np.sqrt(c @ fit.vcov_at(w) @ c))
-    q = scipy.stats.t.ppf(0.5 + level / 2.0, fit.df)
+    df = fit.df_for(c)
+    q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
     stat = est / se if se > 0 else float("nan")
-    p = float(2.0 * scipy.stats.t.sf(abs(stat), fit.df)) if se > 0 else float("nan")
+    p = float(2.0 * scipy.stats.t.sf(abs(stat), df)) if se > 0 else float("nan")
     row: dict[str, Any] = {
         "term": [term],
         "outcome": [outcome],
@@ -418,7 +419,7 @@ def contrast_row(
         "p_value": [p],
         "conf_low": [est - q * se],
         "conf_high": [est + q * se],
-        "df": [float(fit.df)],
+        "df": [df],
         "n_obs": [fit.n_obs],
         "n_clusters": [fit.n_clusters],
         "control_mean": [float("nan")],

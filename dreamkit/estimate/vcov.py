@@ -7,9 +7,13 @@ Every estimator takes ``vcov`` in the spelling pyfixest users know:
 * ``{"CRV1": "team"}`` -- cluster-robust by the column ``team``,
   :math:`c\\,(X'X)^{-1}\\sum_g X_g'e_ge_g'X_g(X'X)^{-1}` with
   :math:`c = \\frac{G}{G-1}\\frac{N-1}{N-K}`;
-* ``{"CRV3": "team"}`` -- the cluster jackknife (linear models).
+* ``{"CRV3": "team"}`` -- the cluster jackknife (linear models);
+* ``{"CR2": "team"}`` -- the Bell-McCaffrey bias-reduced cluster-robust covariance
+  :math:`(X'X)^{-1}\\sum_g X_g'A_ge_ge_g'A_gX_g(X'X)^{-1}`, :math:`A_g = (I - H_{gg})^{+1/2}`,
+  with Bell-McCaffrey (Satterthwaite) degrees of freedom for each coefficient (the ITT path,
+  ``feols`` and the GLM hazards; GLMs use the IRLS working weights, docs/inference.md).
 
-A bare ``"CRV1"``/``"CRV3"`` uses the estimator's default cluster column (``team`` in the
+A bare ``"CRV1"``/``"CR2"``/``"CRV3"`` uses the estimator's default cluster column (``team`` in the
 reference study). Which kinds an estimator supports is passed as ``allowed``; asking for
 another raises :class:`~dreamkit.errors.InputError` naming the supported ones.
 """
@@ -21,9 +25,17 @@ from dataclasses import dataclass
 
 from dreamkit.errors import InputError
 
-ALIASES = {"hetero": "HC1", "hc1": "HC1", "iid": "iid", "crv1": "CRV1", "crv3": "CRV3"}
-KINDS = ("iid", "HC1", "CRV1", "CRV3")
-CLUSTERED = ("CRV1", "CRV3")
+ALIASES = {
+    "hetero": "HC1",
+    "hc1": "HC1",
+    "iid": "iid",
+    "crv1": "CRV1",
+    "crv3": "CRV3",
+    "cr2": "CR2",
+    "crv2": "CR2",
+}
+KINDS = ("iid", "HC1", "CRV1", "CR2", "CRV3")
+CLUSTERED = ("CRV1", "CR2", "CRV3")
 
 VcovArg = str | Mapping[str, str]
 

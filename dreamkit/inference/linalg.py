@@ -13,6 +13,9 @@ Public: the FWL building blocks are used by :mod:`dreamkit.estimate` as well.
 * :func:`cluster_cross_products` gives per-cluster cross products ``A_g' B_g``.
 * :func:`cluster_indicator` builds the sparse cluster indicator ``C`` (G x n), so that
   ``(C @ A)[g] = sum_{i in g} A[i]``.
+* :func:`cr2_adjustment` gives the CR2 (Bell-McCaffrey) adjustment
+  :math:`(I - H_{gg})^{+1/2}` of a cluster in low-rank form, and :func:`apply_adjustment`
+  applies it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from dreamkit.errors import EstimationError
+
+#: Eigenvalues of I - H_gg (all in [0, 1]) at or below this count as 0 in the CR2 adjustment.
+CR2_EIG_TOL = 1e-10
 
 
 def control_basis(z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -103,3 +109,41 @@ def treatment_residual(
             "partialling out Z. Check that treatment varies within strata."
         )
     return d_tilde, dd
+
+
+def cr2_adjustment(
+    z: NDArray[np.float64], b: NDArray[np.float64], tol: float = CR2_EIG_TOL
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Low-rank CR2 adjustment of one cluster: ``(U, K)`` with
+    :math:`(I - H_{gg})^{+1/2} = I + U K U'`.
+
+    ``H_gg = Z B Z'`` is the cluster's block of a hat (projection) matrix, so its eigenvalues
+    lie in [0, 1]; Z (n_g x p) are the cluster's rows of the design, B (p x p) symmetric.
+    With the thin SVD :math:`Z = USV'` (rank r), :math:`H_{gg} = UMU'`, :math:`M = SV'BVS`
+    (r x r), hence :math:`(I - H_{gg})^{+1/2} = (I - UU') + U(I - M)^{+1/2}U'`: directions
+    outside the column space of :math:`Z_g` keep eigenvalue 1. ``+1/2`` is the symmetric
+    Moore-Penrose inverse square root: eigenvalues of :math:`I - M` at or below ``tol`` count
+    as 0 (a cluster that alone identifies a parameter). Cost O(n_g p^2), never n_g x n_g.
+    """
+    n, p = z.shape
+    if n == 0 or p == 0:
+        return np.zeros((n, 0)), np.zeros((0, 0))
+    u, sv, vt = np.linalg.svd(z, full_matrices=False)
+    if sv[0] == 0.0:
+        return np.zeros((n, 0)), np.zeros((0, 0))
+    keep = sv > max(n, p) * np.finfo(np.float64).eps * sv[0]
+    u, sv, vt = u[:, keep], sv[keep], vt[keep]
+    m = sv[:, None] * (vt @ b @ vt.T) * sv[None, :]
+    vals, vecs = np.linalg.eigh(np.eye(sv.size) - (m + m.T) / 2.0)
+    inv = np.zeros_like(vals)
+    ok = vals > tol
+    inv[ok] = 1.0 / np.sqrt(vals[ok])
+    k = (vecs * inv) @ vecs.T - np.eye(sv.size)
+    return np.asarray(u, dtype=np.float64), np.asarray(k, dtype=np.float64)
+
+
+def apply_adjustment(
+    u: NDArray[np.float64], k: NDArray[np.float64], x: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """:math:`(I + UKU')x` for the pair of :func:`cr2_adjustment`."""
+    return np.asarray(x + u @ (k @ (u.T @ x)), dtype=np.float64)

@@ -22,7 +22,8 @@ Estimands and the truth each interval is compared with (W = 81, level 95%):
   baseline and with the study's 4-week intervals. Unless ``hazard_both_links``, each
   replication checks one link, chosen by a fair coin from its seed (about R/2 replications
   per link; the tables report the count).
-* **few-cluster tools** (on the checked weeks and the path mean): CRV3 (t intervals), the
+* **few-cluster tools** (on the checked weeks and the path mean): CRV3 (t intervals), CR2
+  (Bell-McCaffrey, t intervals with the Bell-McCaffrey / Satterthwaite df), the
   restricted wild cluster bootstrap (WCR, Webb weights, intervals by test inversion; SATE),
   and randomisation inference of the sharp null with the studentised statistic, re-drawing
   the allocation within teams (a rejection only; no interval).
@@ -40,6 +41,7 @@ from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
 from dreamkit.design.peers import peers_low
+from dreamkit.errors import EstimationError
 from dreamkit.estimate.duration.duration_dependence import intervals, log_polynomial
 from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
@@ -65,6 +67,7 @@ from dreamkit.validate.truth import SampleTruth
 LEVEL = 0.95
 WEEKS = 81
 HAZARD_LINKS = ("logit", "cloglog")
+CR2_LABEL = "ITT, CR2 (Bell-McCaffrey df)"
 _NAN = float("nan")
 
 
@@ -88,6 +91,8 @@ def replicate(scenario: Scenario, seed: int) -> list[Draw]:
         if scenario.few_cluster_tools:
             crv3 = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov="CRV3")
             draws += _path_draws(crv3, "ITT, CRV3", PATHS[prefix], true_path, scenario.weeks)
+            cr2 = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov="CR2")
+            draws += _path_draws(cr2, CR2_LABEL, PATHS[prefix], true_path, scenario.weeks)
             draws += _resampling_draws(crv1, PATHS[prefix], true_path, scenario, seeds[4:6])
     if scenario.subgroups:
         draws += _selfefficacy_draws(persons, truth, scenario)
@@ -96,6 +101,67 @@ def replicate(scenario: Scenario, seed: int) -> list[Draw]:
         links = HAZARD_LINKS if scenario.hazard_both_links else (HAZARD_LINKS[seeds[2] % 2],)
         for link in links:
             draws += _hazard_draws(scenario, link, seeds[1])
+    return draws
+
+
+def replicate_cluster_robust(scenario: Scenario, seed: int) -> list[Draw]:
+    """Only the analytic cluster-robust ITT draws of :func:`replicate` (CRV1 and CR2, the
+    checked weeks and the path mean) on the same simulated trial as :func:`replicate` with
+    the same seed: a cheap size study of the covariance estimators."""
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(6)]
+    sim = simulate_trial(scenario.design, scenario.effects, seed=seeds[0])
+    persons = build_outcomes(sim.register, sim.trial).persons
+    truth = SampleTruth.of(sim, persons, WEEKS)
+    draws: list[Draw] = []
+    for prefix in scenario.paths:
+        true_path = truth.path(prefix)
+        for vcov, label in (("CRV1", "ITT, CRV1"), ("CR2", CR2_LABEL)):
+            fit = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov=vcov)
+            draws += _path_draws(fit, label, PATHS[prefix], true_path, scenario.weeks)
+    return draws
+
+
+def replicate_hazard_cluster_robust(scenario: Scenario, link: str, seed: int) -> list[Draw]:
+    """The hazard's treatment coefficient with CRV1 (normal intervals, as the hazard reports)
+    and CR2 (t with the Bell-McCaffrey df) on one homogeneous-effect trial of ``scenario``
+    (``hazard_tau``; 4-week baseline, the simulator's eight covariates). The trial is
+    simulated with ``seed`` itself. A trial whose hazard is not identified (e.g. a
+    municipality without exits) gives no draws: the summary's replication count shows it.
+    Use ``functools.partial(replicate_hazard_cluster_robust, scenario, "cloglog")``.
+    """
+    assert scenario.hazard_tau is not None
+    sim = simulate_trial(scenario.design, scenario.hazard_effects, seed=seed, link=link)
+    persons = build_outcomes(sim.register, sim.trial).persons
+    draws = []
+    for cov in ("CRV1", "CR2"):
+        model = DiscreteTimeHazard(
+            link=link,  # type: ignore[arg-type]
+            duration_spec=intervals(),
+            covariates=HAZARD_COVARIATES,
+            cov_type=cov,
+        )
+        try:
+            fit = model.fit(persons, duration="dur_sick", event="event_sick")
+        except EstimationError:
+            return []
+        k = fit.glm.names.index("treated")
+        b, se = float(fit.glm.params[k]), float(fit.glm.std_errors[k])
+        df = np.inf if fit.glm.df is None else float(fit.glm.df[k])
+        q = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, df))
+        label = f"hazard {link}, 4-week, " + (
+            "CRV1" if cov == "CRV1" else "CR2 (Bell-McCaffrey df)"
+        )
+        draws.append(
+            Draw(
+                label,
+                "tau (exit from sickness benefit etc.)",
+                b,
+                se,
+                b - q * se,
+                b + q * se,
+                scenario.hazard_tau,
+            )
+        )
     return draws
 
 
@@ -117,7 +183,8 @@ def _path_draws(
     true_path: NDArray[np.float64],
     weeks: tuple[int, ...],
 ) -> list[Draw]:
-    """tau_w at the checked weeks and the path mean, with t intervals (df of the fit)."""
+    """tau_w at the checked weeks and the path mean, with t intervals (df of the fit: G - 1,
+    or for CR2 the Bell-McCaffrey df of the treatment, the same for every week and the mean)."""
     assert result.fit is not None
     q = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, result.fit.df))
     est, vcov = result.estimates, result.vcov

@@ -9,8 +9,9 @@ every replication (:func:`dreamkit.validate.replicate.replicate`). The standard 
   hazard (logit and cloglog) on separate trials with a homogeneous effect ``hazard_tau``.
 * :data:`NULL` -- the same trial under the sharp null (every effect 0): rejection rates.
 * :data:`FEW_CLUSTERS` / :data:`FEW_CLUSTERS_NULL` -- 12 teams of about 14 persons: CRV1,
-  CRV3 (cluster jackknife), the restricted wild cluster bootstrap (WCR, Webb weights, CIs by
-  test inversion) and randomisation inference (studentised, within teams).
+  CRV3 (cluster jackknife), CR2 (Bell-McCaffrey with its df), the restricted wild cluster
+  bootstrap (WCR, Webb weights, CIs by test inversion) and randomisation inference
+  (studentised, within teams).
 * :data:`UNEQUAL_CLUSTERS_NULL` -- 12 teams of very unequal size (3 of 50 persons, 9 of 5),
   and :data:`DOMINANT_CLUSTER_NULL` -- one team of 200 and 11 of 5, both under the sharp
   null: the settings in which CRV1 with t(G-1) intervals is known to over-reject, because a
@@ -69,7 +70,7 @@ class Scenario:
         hazard_both_links: check both links in every replication (two hazard trials);
             default: one link per replication, chosen by a fair coin from its seed, which
             halves the cost and gives each link about R/2 replications.
-        few_cluster_tools: also run CRV3, the wild cluster bootstrap and randomisation
+        few_cluster_tools: also run CRV3, CR2, the wild cluster bootstrap and randomisation
             inference on the checked weeks and the path mean.
         n_boot: wild cluster bootstrap draws (Webb weights).
         n_ri: randomisation-inference draws.

@@ -222,7 +222,9 @@ class DiscreteTimeHazard:
         covariates: further numeric regressor columns.
         interactions: pairs of columns entering as their product, named ``"a:b"``, e.g.
             ``(("treated", "long_wait"),)``; main effects are not added automatically.
-        cov_type: ``"CRV1"`` (default with a cluster) or ``"iid"``.
+        cov_type: ``"CRV1"`` (default with a cluster), ``"CR2"`` (Bell-McCaffrey, with
+            Satterthwaite degrees of freedom per coefficient: t-based p-values and
+            intervals) or ``"iid"``.
         treatment_by: a step duration specification (:func:`intervals`, :func:`piecewise`,
             :func:`week_dummies`) for duration-varying treatment effects: one treatment term
             per interval (module docstring) instead of the single ``b``.
@@ -323,8 +325,10 @@ class DiscreteTimeHazard:
 
     def _cov_type(self) -> CovType:
         if self.cov_type is not None:
-            if self.cov_type == "CRV1" and not self.cluster:
-                raise InputError("cov_type='CRV1' needs a cluster column (cluster=...).")
+            if self.cov_type in ("CRV1", "CR2") and not self.cluster:
+                raise InputError(
+                    f"cov_type={self.cov_type!r} needs a cluster column (cluster=...)."
+                )
             return self.cov_type
         return "CRV1" if self.cluster else "iid"
 
@@ -549,8 +553,9 @@ class HazardResult(Result):
     duration-dependence and stratum terms; ``tidy(exponentiate=True)`` gives odds ratios
     (logit) or hazard ratios (cloglog). :attr:`vcov` is the covariance of all parameters in
     the order of ``tidy(fixed_effects=True)``. Intervals and p-values are normal (Wald z), as
-    statsmodels reports for GLMs. ``glance()``: n_obs (person-periods at risk), n_persons,
-    n_events, n_clusters, vcov_type, log_likelihood, link, iterations, converged.
+    statsmodels reports for GLMs, except with ``cov_type="CR2"``: t with each coefficient's
+    Bell-McCaffrey degrees of freedom (column ``df``). ``glance()``: n_obs (person-periods at
+    risk), n_persons, n_events, n_clusters, vcov_type, log_likelihood, link, iterations, converged.
     """
 
     model: DiscreteTimeHazard
@@ -618,7 +623,7 @@ class HazardResult(Result):
                 "term": list(self.glm.names),
                 "estimate": self.glm.params,
                 "std_error": self.glm.std_errors,
-                "df": np.full(k, np.inf),
+                "df": self.glm.df if self.glm.df is not None else np.full(k, np.inf),
                 "n_person_periods": np.full(k, self.n_person_periods, dtype=np.int64),
                 "n_persons": np.full(k, self.n_persons, dtype=np.int64),
                 "n_events": np.full(k, self.n_events, dtype=np.int64),
@@ -645,8 +650,12 @@ class HazardResult(Result):
         return {
             "n_obs": self.n_person_periods,
             "n_clusters": g.n_clusters,
-            "vcov_type": f"CRV1 ({self.model.cluster})" if g.cov_type == "CRV1" else g.cov_type,
-            "df": None,
+            "vcov_type": (
+                f"{g.cov_type} ({self.model.cluster})"
+                if g.cov_type in ("CRV1", "CR2")
+                else g.cov_type
+            ),
+            "df": self._treatment_df(),
             "log_likelihood": g.log_likelihood,
             "link": g.link,
             "duration": f"{self.grid.spec.kind} ({self.grid.n_groups} groups)",
@@ -658,12 +667,18 @@ class HazardResult(Result):
             "converged": True,
         }
 
+    def _treatment_df(self) -> float | None:
+        """Bell-McCaffrey df of the treatment coefficient (CR2), else None (normal)."""
+        if self.glm.df is None or not self.model.treatment:
+            return None
+        return float(self.glm.df[self._index(self.model.treatment)])
+
     def _notes(self) -> tuple[str, ...]:
-        corr = (
-            (f"CRV1 small-sample factor {self.glm.correction:.4f}",)
-            if self.glm.cov_type == "CRV1"
-            else ()
-        )
+        corr: tuple[str, ...] = ()
+        if self.glm.cov_type == "CRV1":
+            corr = (f"CRV1 small-sample factor {self.glm.correction:.4f}",)
+        elif self.glm.cov_type == "CR2":
+            corr = ("CR2 (Bell-McCaffrey), t intervals with Satterthwaite df per term",)
         tmerge = self.treatment_grid.merges if self.treatment_grid is not None else ()
         return (*corr, *self.grid.merges, *(f"treatment_by: {m}" for m in tmerge))
 

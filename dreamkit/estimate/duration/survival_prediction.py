@@ -105,11 +105,14 @@ BLOCK = 1 << 15  # persons (patterns) per block of the sums
 
 
 def _warn_if_few_teams(result: HazardResult) -> None:
-    """Warn when CRV1 intervals of the curves are known to be too narrow (module docstring)."""
+    """Warn when cluster-robust intervals of the curves are known to be too narrow (module
+    docstring); CR2 shares the problem: a team that alone identifies a stratum effect
+    contributes nothing to that effect's variance under either estimator."""
     fewest = result.min_clusters_per_stratum
-    if result.glm.cov_type == "CRV1" and fewest is not None and fewest < MIN_CLUSTERS_PER_STRATUM:
+    kind = result.glm.cov_type
+    if kind in ("CRV1", "CR2") and fewest is not None and fewest < MIN_CLUSTERS_PER_STRATUM:
         warnings.warn(
-            f"a stratum of this fit holds only {fewest} team(s): CRV1 understates the variance "
+            f"a stratum of this fit holds only {fewest} team(s): {kind} understates the variance "
             "of the stratum effects, so intervals of predicted survival are too narrow; refit "
             "with cov_type='iid' for the curves' intervals (see "
             "dreamkit.estimate.duration.survival_prediction).",

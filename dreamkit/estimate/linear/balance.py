@@ -267,12 +267,17 @@ def _joint_test(
         )
         g = fit.coef[:, 0]
         v = fit.vcov
-        if q > fit.df or np.linalg.matrix_rank(v) < q:
+        # CR2: the F(q, G - 1) reference of CRV1 (the HTZ test of Pustejovsky & Tipton 2018
+        # for several constraints is not implemented); fit.df would be a per-term BM df
+        df2 = n_cl - 1 if fit.vcov_type == "CR2" else fit.df
+        if q > df2 or np.linalg.matrix_rank(v) < q:
             note = f"cluster-robust Wald needs q <= G - 1 ({q} variables, {n_cl} clusters)"
         else:
             wald = float(g @ np.linalg.solve(v, g))
             f_stat = wald / q
-            p_f = float(scipy.stats.f.sf(f_stat, q, fit.df))
+            p_f = float(scipy.stats.f.sf(f_stat, q, df2))
+            if fit.vcov_type == "CR2":
+                note = "CR2 Wald with an F(q, G - 1) reference (no HTZ small-sample test)"
     except EstimationError as err:
         note = f"joint regression not identified: {err}"
     ri_p = _ri_r2(t, x, st, n_st, cl, ri_draws, seed) if ri_draws else np.nan

@@ -28,8 +28,30 @@ parameters (fixed effects counted in full):
   Nielsen & Webb 2023). Each :math:`\hat\tau_{(g)}` comes from cluster-local cross-products:
   on the full sample :math:`\tilde D` and :math:`\tilde Y` are orthogonal to the controls, so
   leaving out g only perturbs the blocks of the strata g touches and of X.
+* ``"CR2"``: the bias-reduced linearisation of Bell & McCaffrey (2002),
+  :math:`\sum_g u_g u_g'` with :math:`u_g = A\,\tilde D_g'\,\mathcal A_g\hat e_g` and
+  :math:`\mathcal A_g = (I - H_{gg})^{+1/2}`, :math:`H_{gg}` the cluster-g block of the hat
+  matrix of the FULL design [D, stratum dummies, X] (no further factor). By FWL
+  :math:`H = P_F + QQ' + \tilde D A\tilde D'` (:math:`P_F` the stratum averaging matrix,
+  :math:`1/n_s` within stratum s; Q the orthonormal basis of the demeaned controls), so every
+  block needs only the rows of cluster g, and in low-rank form
+  (:func:`~dreamkit.inference.linalg.cr2_adjustment`: :math:`H_{gg} = Z_gBZ_g'` with
+  :math:`Z_g` the n_g x (strata of g + k + m) design rows) it costs O(n_g r^2), never
+  n_g x n_g. ``+1/2`` is the Moore-Penrose inverse square root (eigenvalues of
+  :math:`I - H_{gg}` at or below 1e-10 are treated as 0, as clubSandwich does):
+  :math:`(I - H_{gg})v = 0` means the zero-extended v lies in the column space of the design,
+  so :math:`v'\hat e_g = 0` and any symmetric choice on that null space gives the same
+  covariance (it happens whenever a cluster alone holds a stratum, e.g. a municipality with
+  one team).
 
-Degrees of freedom for t-based p-values and intervals: G - 1 (CRV1, CRV3), N - K (HC1).
+Degrees of freedom for t-based p-values and intervals: G - 1 (CRV1, CRV3), N - K (HC1); for
+CR2 the Bell-McCaffrey / Satterthwaite df of each contrast c of the regressors (Imbens &
+Kolesar 2016; clubSandwich's ``"Satterthwaite"`` for one constraint, working model
+:math:`\sigma^2 I`): with :math:`a_g = \mathcal A_g\tilde D_g A c` and the G x G matrix
+:math:`\Gamma_{gh} = a_g'(I - H)_{gh}a_h`,
+:math:`\nu = (\operatorname{tr}\Gamma)^2/\operatorname{tr}(\Gamma^2)` (the eigenvalue form
+:math:`(\sum\lambda)^2/\sum\lambda^2`). It depends on the design only, so it is the same for
+all W outcomes.
 """
 
 from __future__ import annotations
@@ -45,21 +67,61 @@ from numpy.typing import NDArray
 
 from dreamkit.errors import EstimationError, InputError
 from dreamkit.inference import crv1_factor
+from dreamkit.inference.linalg import apply_adjustment, cr2_adjustment
 
-VcovType = Literal["CRV1", "CRV3", "HC1"]
-VCOV_TYPES: tuple[str, ...] = ("CRV1", "CRV3", "HC1")
+VcovType = Literal["CRV1", "CR2", "CRV3", "HC1"]
+VCOV_TYPES: tuple[str, ...] = ("CRV1", "CR2", "CRV3", "HC1")
 
 _COLLINEAR_RTOL = 1e-9
 _CHUNK_ELEMENTS = 8_000_000
 
 
 @dataclass(frozen=True)
+class BMParts:
+    r"""The Bell-McCaffrey matrix :math:`\Gamma = \mathrm{diag}(\delta) - Z'Z` of a contrast c
+    of the regressors, kept in low-rank pieces per regressor j (G x G is never formed):
+    ``diag`` (G, m, m) :math:`a_g^{(j)\prime}a_g^{(l)}`; the stratum rows of Z as a sparse
+    pattern ``f_rows``/``f_cols`` (stratum, cluster) with values ``f_vals`` (nnz, m); the
+    dense rows ``dense`` (k + m, G, m). Then :math:`\operatorname{tr}\Gamma = \sum\delta -
+    \|Z\|^2` and :math:`\operatorname{tr}\Gamma^2 = \sum\delta^2 - 2\sum_g\delta_g\|z_g\|^2 +
+    \|ZZ'\|_F^2`.
+    """
+
+    diag: NDArray[np.float64]
+    f_rows: NDArray[np.intp]
+    f_cols: NDArray[np.intp]
+    f_vals: NDArray[np.float64]
+    dense: NDArray[np.float64]
+    n_levels: int
+
+    def df(self, weights: NDArray[np.float64]) -> float:
+        """Bell-McCaffrey degrees of freedom of the contrast ``weights`` (m,)."""
+        c = np.asarray(weights, dtype=np.float64)
+        n_g = self.diag.shape[0]
+        delta = np.einsum("gjl,j,l->g", self.diag, c, c)
+        fs = scipy.sparse.csr_array(
+            (self.f_vals @ c, (self.f_rows, self.f_cols)), shape=(self.n_levels, n_g)
+        )
+        r = self.dense @ c  # (k + m, G)
+        col = np.asarray((fs * fs).sum(axis=0)).ravel() + (r * r).sum(axis=0)
+        ff = (fs @ fs.T).toarray() if self.n_levels <= 2000 else None
+        fr = fs @ r.T
+        f_part = float((ff * ff).sum()) if ff is not None else float((fs @ fs.T).power(2).sum())
+        frob = f_part + 2.0 * float((fr * fr).sum()) + float(((r @ r.T) ** 2).sum())
+        trace = float(delta.sum() - col.sum())
+        trace2 = float((delta**2).sum() - 2.0 * (delta * col).sum() + frob)
+        return trace**2 / trace2 if trace2 > 0 else float("nan")
+
+
+@dataclass(frozen=True)
 class FWLFit:
-    """A fitted shared-design regression; arrays are views the caller must not modify.
+    r"""A fitted shared-design regression; arrays are views the caller must not modify.
 
     ``coef`` (m, W); ``vcov`` (m*W, m*W) of vec(coef) in order j*W + w; ``d_tilde`` (n, m)
     and ``y_tilde`` (n, W) the partialled regressors and outcomes; ``cluster_codes`` (n,) in
-    0..G-1 (None for HC1 without clusters).
+    0..G-1 (None for HC1 without clusters). ``df``: the t degrees of freedom (CR2: the
+    smallest of ``df_terms``, the Bell-McCaffrey df of each regressor); ``bm`` (CR2 only)
+    the pieces from which :meth:`df_for` gives the df of any contrast of the regressors.
     """
 
     coef: NDArray[np.float64]
@@ -72,7 +134,9 @@ class FWLFit:
     n_clusters: int
     vcov_type: str
     small_sample_factor: float
-    df: int
+    df: float
+    df_terms: NDArray[np.float64] | None = None
+    bm: BMParts | None = None
 
     @property
     def resid(self) -> NDArray[np.float64]:
@@ -96,16 +160,31 @@ class FWLFit:
         idx = np.arange(self.coef.shape[0]) * n_out + w
         return self.vcov[np.ix_(idx, idx)]
 
+    @property
+    def df_by_term(self) -> NDArray[np.float64]:
+        """Degrees of freedom of each regressor's t reference, shape (m,)."""
+        if self.df_terms is not None:
+            return self.df_terms
+        return np.full(self.coef.shape[0], float(self.df))
+
+    def df_for(self, weights: NDArray[np.float64] | tuple[float, ...]) -> float:
+        """Degrees of freedom for the contrast ``weights`` (m,) of the regressors (the same for
+        every outcome): Bell-McCaffrey for CR2, else :attr:`df`."""
+        if self.bm is None:
+            return float(self.df)
+        return self.bm.df(np.asarray(weights, dtype=np.float64))
+
     def inference(
         self, level: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """(p_value, conf_low, conf_high), each (m, W), from t with :attr:`df` degrees of
-        freedom."""
+        """(p_value, conf_low, conf_high), each (m, W), from t with each regressor's degrees of
+        freedom (:attr:`df_by_term`)."""
         se = self.std_error
+        df = self.df_by_term[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.coef / se
-        p = 2.0 * scipy.stats.t.sf(np.abs(t), self.df)
-        q = scipy.stats.t.ppf(0.5 + level / 2.0, self.df)
+        p = 2.0 * scipy.stats.t.sf(np.abs(t), df)
+        q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
         return p, self.coef - q * se, self.coef + q * se
 
 
@@ -133,7 +212,7 @@ def fit_fwl(
     """Fit y (n, W) on d (n, m), absorbed codes and controls; see the module docstring.
 
     ``absorb``: integer codes 0..L-1 of the fixed-effect factor, or None for an intercept.
-    ``clusters``: integer codes 0..G-1 (needed for CRV1/CRV3). With ``overwrite_y`` the
+    ``clusters``: integer codes 0..G-1 (needed for CRV1/CR2/CRV3). With ``overwrite_y`` the
     outcome array is partialled in place (saves one n x W copy).
     """
     if vcov not in VCOV_TYPES:
@@ -167,6 +246,9 @@ def fit_fwl(
             "is not identified. Use fewer controls or a larger sample."
         )
 
+    df_terms: NDArray[np.float64] | None = None
+    bm: BMParts | None = None
+    df: float
     if vcov == "HC1":
         meat = _meat_rows(d_t, y_t, coef)
         n_clusters = len(np.unique(clusters)) if clusters is not None else n
@@ -180,7 +262,13 @@ def fit_fwl(
         if n_clusters < 2:
             raise InputError(f"the cluster variable has {n_clusters} level; {vcov} needs >= 2.")
         df = n_clusters - 1
-        if vcov == "CRV1":
+        if vcov == "CR2":
+            scores, bm = _cr2(coef, a_inv, d_t, y_t, q, codes, n_levels, cl, n_clusters)
+            factor = 1.0
+            cov = _sandwich(a_inv, scores.T @ scores, coef.shape[1])
+            df_terms = np.array([bm.df(np.eye(m)[j]) for j in range(m)])
+            df = float(df_terms.min())
+        elif vcov == "CRV1":
             scores = _scores_clusters(d_t, y_t, coef, cl, n_clusters)
             factor = crv1_factor(n, n_params, n_clusters)
             cov = factor * _sandwich(a_inv, scores.T @ scores, coef.shape[1])
@@ -199,7 +287,9 @@ def fit_fwl(
         n_clusters=n_clusters,
         vcov_type=vcov,
         small_sample_factor=float(factor),
-        df=int(df),
+        df=float(df),
+        df_terms=df_terms,
+        bm=bm,
     )
 
 
@@ -378,6 +468,71 @@ def _jackknife(
             ) from None
         dev[g] = (tau_g - coef).ravel()
     return dev
+
+
+def _cr2(
+    coef: NDArray[np.float64],
+    a_inv: NDArray[np.float64],
+    d_t: NDArray[np.float64],
+    y_t: NDArray[np.float64],
+    q: NDArray[np.float64] | None,
+    codes: NDArray[np.intp],
+    n_levels: int,
+    cl: NDArray[np.intp],
+    n_clusters: int,
+) -> tuple[NDArray[np.float64], BMParts]:
+    r"""CR2 cluster scores (G, m*W) and the pieces of the Bell-McCaffrey df.
+
+    Per cluster g (rows only of g): :math:`H_{gg} = Z_gBZ_g'` with
+    :math:`Z_g = [F_g, Q_g, \tilde D_g]` (dummies of the strata g touches, controls basis,
+    partialled regressors) and :math:`B = \mathrm{diag}(1/n_s)\oplus I\oplus A`;
+    :math:`\mathcal A_g = (I - H_{gg})^{+1/2}` in low-rank form
+    (:func:`~dreamkit.inference.linalg.cr2_adjustment`), scores
+    :math:`(\mathcal A_g\tilde D_g)'\hat E_g` and :math:`a_g = \mathcal A_g\tilde D_gA`
+    (n_g, m). :math:`\Gamma = \mathrm{diag}(a_g'a_g) - Z'Z` with the columns
+    :math:`z_g = [N^{-1/2}F_g'a_g;\ Q_g'a_g;\ L'\tilde D_g'a_g]` (:math:`A = LL'`): the three
+    projections of H (:class:`BMParts`).
+    """
+    m, n_out = coef.shape
+    counts = np.bincount(codes, minlength=n_levels).astype(np.float64)
+    order = np.argsort(cl, kind="stable")
+    bounds = np.searchsorted(cl[order], np.arange(n_clusters + 1))
+    chol = np.linalg.cholesky(a_inv)
+    k = 0 if q is None else q.shape[1]
+    scores = np.empty((n_clusters, m * n_out))
+    diag = np.zeros((n_clusters, m, m))
+    dense = np.zeros((k + m, n_clusters, m))
+    f_rows: list[NDArray[np.intp]] = []
+    f_cols: list[NDArray[np.intp]] = []
+    f_vals: list[NDArray[np.float64]] = []
+    for g in range(n_clusters):
+        rows = order[bounds[g] : bounds[g + 1]]
+        dg = d_t[rows]
+        strata, inv = np.unique(codes[rows], return_inverse=True)
+        fg = np.zeros((rows.size, strata.size))
+        fg[np.arange(rows.size), inv] = 1.0
+        blocks = [fg, dg] if q is None else [fg, q[rows], dg]
+        b = scipy.linalg.block_diag(np.diag(1.0 / counts[strata]), np.eye(k), a_inv)
+        u, kk = cr2_adjustment(np.hstack(blocks), b)
+        ad = apply_adjustment(u, kk, dg)  # (n_g, m)
+        scores[g] = (ad.T @ (y_t[rows] - dg @ coef)).ravel()
+        a_g = ad @ a_inv
+        diag[g] = a_g.T @ a_g
+        f_rows.append(strata)
+        f_cols.append(np.full(strata.size, g, dtype=np.intp))
+        f_vals.append((fg.T @ a_g) / np.sqrt(counts[strata])[:, None])
+        if q is not None:
+            dense[:k, g, :] = q[rows].T @ a_g
+        dense[k:, g, :] = chol.T @ (dg.T @ a_g)
+    parts = BMParts(
+        diag=diag,
+        f_rows=np.concatenate(f_rows),
+        f_cols=np.concatenate(f_cols),
+        f_vals=np.vstack(f_vals),
+        dense=dense,
+        n_levels=n_levels,
+    )
+    return scores, parts
 
 
 def _solve_sym(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -25,6 +25,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from dreamkit.design import columns as C
+from dreamkit.errors import InputError
 from dreamkit.estimate.linear.contrast_inference import (
     AdjustMethod,
     DrawSource,
@@ -93,8 +94,9 @@ class PathResult(EstimateResult):
         """Plug-in sup-t simultaneous band from :attr:`vcov` (dreamkit.inference.sup_t_band).
 
         The critical value is simulated from a multivariate t with the fit's degrees of
-        freedom (G - 1 for clustered SEs), matching the pointwise t intervals; with normal
-        draws the band under-covered the whole path in the Monte Carlo validation.
+        freedom (G - 1 for CRV1/CRV3, the Bell-McCaffrey df of the treatment for CR2),
+        matching the pointwise t intervals; with normal draws the band under-covered the
+        whole path in the Monte Carlo validation.
         """
         from dreamkit.inference import sup_t_band
 
@@ -159,6 +161,8 @@ class PathResult(EstimateResult):
         y = s.outcomes[j]
         rhs = " + ".join([self.treated, *s.covariate_names])
         fml = f"{y} ~ {rhs}" + (f" | {self.stratum}" if self.stratum else "")
+        if self.vcov_type == "CR2":
+            raise InputError("pyfixest has no CR2 covariance; refit with vcov='CRV1' to compare.")
         vcov: Any = "hetero" if self.vcov_type == "HC1" else {self.vcov_type: self.cluster}
         return pf.feols(fml, data=s.frame.to_pandas(), vcov=vcov, ssc=pf.ssc(k_fixef="full"))
 
@@ -184,7 +188,9 @@ def effect_path(
         outcomes: outcome column names, or a prefix such as ``"emp_share_"`` (weeks taken
             from the trailing numbers).
         covariates: baseline covariates X (empty for model 5).
-        vcov: ``"CRV1"`` (default), ``"CRV3"`` (cluster jackknife) or ``"HC1"``.
+        vcov: ``"CRV1"`` (default), ``"CR2"`` (Bell-McCaffrey with Satterthwaite degrees of
+            freedom, the same for every week: :mod:`dreamkit.estimate.linear.fwl`),
+            ``"CRV3"`` (cluster jackknife) or ``"HC1"``.
         missing: ``"raise"`` (default) or ``"drop"`` (listwise, recorded in the result).
 
     Returns a :class:`PathResult`: table columns term, outcome, week, estimate, std_error,
