@@ -1,0 +1,1 @@
+"""Observational panel estimators: event study, staggered DiD, matching."""
