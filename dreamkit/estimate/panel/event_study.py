@@ -44,6 +44,7 @@ one) and the :math:`T-1` period effects are; inference uses :math:`t_{G-1}`. ``"
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import scipy.sparse
 
 from dreamkit.errors import (
     ColumnNotFoundError,
@@ -66,7 +68,7 @@ from dreamkit.estimate.vcov import VcovArg, parse_vcov
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-BlockFn = Callable[[int, int], F64]
+BlockFn = Callable[[I64], npt.NDArray[Any]]
 
 #: Start-period sentinel of never-treated persons (in period-index arrays).
 NEVER = np.iinfo(np.int64).min // 4
@@ -241,12 +243,21 @@ def twfe_dense(
     leads: int,
     lags: int,
     *,
-    block_rows: int = 16384,
+    block_rows: int = 32768,
+    max_cell_values: int = 50_000_000,
 ) -> _Dense:
     """The balanced-panel engine (module docstring).
 
+    Persons are visited in (cohort, cluster) order; each block of the outcome is reduced to
+    person means and to sums per (cohort, cluster) cell and period. These are sufficient for
+    :math:`\\hat\\beta` and for the cluster scores (the residuals of a cell sum to
+    :math:`U_{ct} - \\sum_i \\bar y_{i\\cdot} + n_c(r_t - f_{ct})`), so one pass suffices when
+    the cell sums fit in ``max_cell_values`` floats; otherwise a second pass streams the
+    residuals block by block.
+
     Args:
-        block: ``block(a, b)`` returns the outcome of persons ``a..b-1`` (float64, b-a x T).
+        block: ``block(rows)`` returns the outcome of the persons ``rows`` (any numeric
+            dtype, len(rows) x T).
         cohort: cohort index of each person (into ``cohort_start``).
         cohort_start: start period index of each cohort (``NEVER`` for never-treated; may
             lie outside ``0..T-1``).
@@ -255,13 +266,13 @@ def twfe_dense(
     n, t_n = n_units, n_periods
     ev = event_times(leads, lags)
     k_n = ev.size
+    c_n = cohort_start.size
     colmat = cohort_columns(cohort_start, t_n, leads, lags)
-    colp = (colmat.astype(np.int64) + 1).astype(np.int16)  # 0: no indicator
-    w = np.bincount(cohort, minlength=cohort_start.size).astype(np.float64)
+    colp = colmat.astype(np.int64) + 1  # 0: no indicator
+    w = np.bincount(cohort, minlength=c_n).astype(np.float64)
     _check_controls(cohort_start[w > 0], w[w > 0].astype(np.int64))
-    # cohort design counts
-    onehot = np.zeros((cohort_start.size, t_n, k_n + 1))
-    np.put_along_axis(onehot, colp[:, :, None].astype(np.int64), 1.0, axis=2)
+    onehot = np.zeros((c_n, t_n, k_n + 1))
+    np.put_along_axis(onehot, colp[:, :, None], 1.0, axis=2)
     onehot = onehot[:, :, 1:]  # (C, T, K)
     n_e = onehot.sum(axis=1)  # (C, K)
     m_t = np.einsum("c,ctk->tk", w, onehot)  # (T, K)
@@ -269,61 +280,104 @@ def twfe_dense(
     _check_bins(c, ev, t_n)
     a = np.diag(c) - (n_e.T * w) @ n_e / t_n - m_t.T @ m_t / n + np.outer(c, c) / (n * t_n)
 
-    # pass 1: person means, period sums, bin sums
-    ybar_i = np.empty(n)
-    ysum_t = np.zeros(t_n)
-    s = np.zeros(k_n + 1)
+    gcode = cluster if cluster is not None else np.zeros(n, dtype=np.int64)
+    g_n = int(gcode.max()) + 1
+    cell_of = cohort * g_n + gcode
+    order = np.argsort(cell_of, kind="stable")
+    cell_sorted = cell_of[order]
+    cells, cell_n = np.unique(cell_sorted, return_counts=True)
+    cell_cohort = cells // g_n
+    cell_cluster = cells % g_n
+    n_cells = cells.size
+    keep_u = n_cells * t_n <= max_cell_values
+    u = np.zeros((n_cells, t_n)) if keep_u else np.zeros((0, t_n))
+    cell_pos = np.searchsorted(cells, cell_sorted)  # cell index per sorted person
+    ybar_sorted = np.empty(n)
+    ysum_ct = np.zeros((c_n, t_n))
+    ysq = 0.0
+
+    def segments(a0: int, b0: int) -> tuple[I64, int, int]:
+        # cells are sorted, so a block covers the contiguous cell range lo..hi
+        pos = cell_pos[a0:b0]
+        starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+        return starts, int(pos[0]), int(pos[-1]) + 1
+
+    def reduce_rows(x: F64, starts: I64) -> F64:
+        if starts.size == x.shape[0]:
+            return x
+        # segment sums as a sparse indicator product (much faster than add.reduceat rows)
+        ids = np.zeros(x.shape[0], dtype=np.int64)
+        ids[starts[1:]] = 1
+        ids = np.cumsum(ids)
+        ind = scipy.sparse.csr_matrix(
+            (np.ones(x.shape[0]), (ids, np.arange(x.shape[0]))), shape=(starts.size, x.shape[0])
+        )
+        return np.asarray(ind @ x, dtype=np.float64)
+
+    # pass 1: person means and (cohort, cluster, period) sums
     for a0 in range(0, n, block_rows):
         b0 = min(a0 + block_rows, n)
-        yb = block(a0, b0)
-        ybar_i[a0:b0] = yb.mean(axis=1)
-        ysum_t += yb.sum(axis=0)
-        s += np.bincount(colp[cohort[a0:b0]].ravel(), weights=yb.ravel(), minlength=k_n + 1)
-    ybar_t = ysum_t / n
+        yb = np.asarray(block(order[a0:b0]), dtype=np.float64)
+        ybar_sorted[a0:b0] = yb.sum(axis=1) / t_n
+        starts, lo, hi = segments(a0, b0)
+        useg = reduce_rows(yb, starts)
+        segco = cell_cohort[lo:hi]  # sorted
+        cstart = np.flatnonzero(np.r_[True, segco[1:] != segco[:-1]])
+        ysum_ct[segco[cstart]] += np.add.reduceat(useg, cstart, axis=0)
+        if keep_u:
+            u[lo:hi] += useg
+        if cluster is None:
+            ysq += float(np.einsum("ij,ij->", yb, yb))
+    ybar_t = ysum_ct.sum(axis=0) / n
     ybar = ybar_t.mean()
-    ybar_c = np.bincount(cohort, weights=ybar_i, minlength=cohort_start.size)
-    xty = s[1:] - n_e.T @ ybar_c - m_t.T @ ybar_t + c * ybar
+    s = np.einsum("ct,ctk->k", ysum_ct, onehot)
+    ybar_c = np.bincount(cohort[order], weights=ybar_sorted, minlength=c_n)
+    xty = s - n_e.T @ ybar_c - m_t.T @ ybar_t + c * ybar
     beta = _solve(a, xty, ev)
 
-    # pass 2: residuals and cluster scores
-    bpad = np.concatenate([[0.0], beta])
-    bmat = bpad[colp]  # (C, T) X beta per cohort
-    bbar_c = bmat.mean(axis=1)
-    bbar_t = w @ bmat / n
-    bbar = bbar_t.mean()
-    fc = bmat - bbar_c[:, None]
-    r_t = -ybar_t + ybar + bbar_t - bbar
-    xbar_t = m_t / n
-    g_n = int(cluster.max()) + 1 if cluster is not None else 0
-    sg = np.zeros((g_n, k_n))
-    ssr = 0.0
-    for a0 in range(0, n, block_rows):
-        b0 = min(a0 + block_rows, n)
-        yb = block(a0, b0)
-        cb = cohort[a0:b0]
-        e = yb - ybar_i[a0:b0, None] + r_t - fc[cb]
-        if cluster is None:
-            ssr += float(np.einsum("ij,ij->", e, e))
-            continue
-        nb = b0 - a0
-        idx = (np.arange(nb, dtype=np.int64)[:, None] * (k_n + 1) + colp[cb]).ravel()
-        sd = np.bincount(idx, weights=e.ravel(), minlength=nb * (k_n + 1)).reshape(nb, k_n + 1)
-        score = sd[:, 1:] - e @ xbar_t
-        gb = cluster[a0:b0]
-        for k in range(k_n):
-            sg[:, k] += np.bincount(gb, weights=score[:, k], minlength=g_n)
     ainv = np.linalg.inv(a)
     n_obs = n * t_n
     if cluster is None:
+        # sum of squared within residuals from the two-way ANOVA identity
+        yty = ysq - t_n * float(ybar_sorted @ ybar_sorted) - n * float(ybar_t @ ybar_t)
+        ssr = yty + n_obs * ybar**2 - float(beta @ xty)
         dof = n_obs - k_n - n - t_n + 1
         vcov = ssr / dof * ainv
-        factor = 1.0
-        df = float(dof)
+        return _Dense(beta, (vcov + vcov.T) / 2, float(dof), c.astype(np.int64), 0, 1.0)
+
+    # residual pieces: e_it = y_it - ybar_i + r_t - f_{E_i, t}
+    bpad = np.concatenate([[0.0], beta])
+    bmat = bpad[colp]  # (C, T)
+    bbar_t = w @ bmat / n
+    fc = bmat - bmat.mean(axis=1)[:, None]
+    r_t = -ybar_t + ybar + bbar_t - bbar_t.mean()
+    zc = onehot - (m_t / n)[None, :, :]  # (C, T, K): D_c - xbar_t
+    cell_score = np.zeros((n_cells, k_n))
+    if keep_u:
+        ybar_cell = np.bincount(cell_pos, weights=ybar_sorted, minlength=n_cells)
+        bounds = np.r_[np.flatnonzero(np.r_[True, cell_cohort[1:] != cell_cohort[:-1]]), n_cells]
+        for lo, hi in itertools.pairwise(bounds):
+            j = cell_cohort[lo]
+            ecell = u[lo:hi] - ybar_cell[lo:hi, None] + cell_n[lo:hi, None] * (r_t - fc[j])
+            cell_score[lo:hi] = ecell @ zc[j]
     else:
-        factor = _ssc(n_obs, k_n + t_n, g_n)
-        vcov = factor * ainv @ (sg.T @ sg) @ ainv
-        df = float(g_n - 1)
-    return _Dense(beta, (vcov + vcov.T) / 2, df, c.astype(np.int64), g_n, factor)
+        cohort_sorted = cohort[order]
+        for a0 in range(0, n, block_rows):
+            b0 = min(a0 + block_rows, n)
+            yb = np.asarray(block(order[a0:b0]), dtype=np.float64)
+            e = yb - ybar_sorted[a0:b0, None] + r_t - fc[cohort_sorted[a0:b0]]
+            starts, lo, hi = segments(a0, b0)
+            eseg = reduce_rows(e, starts)
+            segco = cell_cohort[lo:hi]
+            cb = np.r_[np.flatnonzero(np.r_[True, segco[1:] != segco[:-1]]), hi - lo]
+            for c0, c1 in itertools.pairwise(cb):
+                cell_score[lo + c0 : lo + c1] += eseg[c0:c1] @ zc[segco[c0]]
+    sg = np.column_stack(
+        [np.bincount(cell_cluster, weights=cell_score[:, k], minlength=g_n) for k in range(k_n)]
+    )
+    factor = _ssc(n_obs, k_n + t_n, g_n)
+    vcov = factor * ainv @ (sg.T @ sg) @ ainv
+    return _Dense(beta, (vcov + vcov.T) / 2, float(g_n - 1), c.astype(np.int64), g_n, factor)
 
 
 # ---- long (possibly unbalanced) engine ------------------------------------------------
@@ -466,8 +520,8 @@ def event_study(
             unit_cl = np.zeros(n_u, dtype=np.int64)
             unit_cl[u_idx] = cl
 
-        def blk(a: int, b: int) -> F64:
-            return ymat[a:b]
+        def blk(idx: I64) -> F64:
+            return ymat[idx]
 
         res = twfe_dense(blk, n_u, n_t, cohort.astype(np.int64), starts, unit_cl, leads, lags)
         beta, cov, df_, cells, g_n, factor = (
@@ -573,7 +627,8 @@ def event_study_register(
     leads: int = 26,
     lags: int = 52,
     vcov: VcovArg | None = None,
-    block_rows: int = 16384,
+    block_rows: int = 32768,
+    max_cell_values: int = 50_000_000,
 ) -> EventStudyResult:
     """Event study of :math:`y_{it} = 1[s_{it} \\in A]` on the register's person-week panel.
 
@@ -610,9 +665,10 @@ def event_study_register(
             raise InputError(f"cluster column {spec.cluster!r} has missing values.")
         cl = _codes(df[spec.cluster])
     reg_states = register.states
+    lookup = mask.astype(np.uint8)
 
-    def blk(a: int, b: int) -> F64:
-        return mask[reg_states[rows[a:b]]].astype(np.float64)
+    def blk(idx: I64) -> npt.NDArray[np.uint8]:
+        return lookup[reg_states[rows[idx]]]
 
     n_t = int(register.n_weeks)
     res = twfe_dense(
@@ -625,6 +681,7 @@ def event_study_register(
         leads,
         lags,
         block_rows=block_rows,
+        max_cell_values=max_cell_values,
     )
     ev = event_times(leads, lags)
     stats = {
