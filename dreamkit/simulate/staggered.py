@@ -38,6 +38,8 @@ import numpy.typing as npt
 import polars as pl
 
 from dreamkit.errors import InputError
+from dreamkit.register.codemap import CodeMap
+from dreamkit.register.register import Register
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,31 @@ class StaggeredPanel:
                 "municipality": np.repeat(self.municipality, t),
             }
         )
+
+    def to_register(self, first_week: int = 5000) -> tuple[Register, pl.DataFrame]:
+        """The panel as a register (``ordinary_employment`` / ``no_transfer`` states of the
+        default code map, week ordinals from ``first_week``) and the persons table
+        (person_id, start_week: null for never-starters, municipality)."""
+        cm = CodeMap.default()
+        states = np.where(self.y == 1, cm.employed_id, cm.not_employed_id).astype(np.uint8)
+        n = self.y.shape[0]
+        reg = Register(
+            states=states,
+            person_ids=pl.Series("person_id", np.arange(n, dtype=np.int64)),
+            first_week=first_week,
+            codemap=cm,
+        )
+        start = pl.Series("start_week", self.start + first_week).set(
+            pl.Series(self.start < 0), None
+        )
+        persons = pl.DataFrame(
+            {
+                "person_id": np.arange(n, dtype=np.int64),
+                "start_week": start,
+                "municipality": self.municipality,
+            }
+        )
+        return reg, persons
 
     def persons(self) -> pl.DataFrame:
         """One row per person: person_id, start (null: never), municipality, level."""
