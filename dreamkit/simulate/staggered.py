@@ -54,7 +54,7 @@ class StaggeredSettings:
     mean_level: float = 0.4
     municipality_sd: float = 0.05
     person_sd: float = 0.1
-    level_range: tuple[float, float] = (0.1, 0.7)
+    level_range: tuple[float, float] = (0.15, 0.65)  # with lambda_t and tau: no clipping
     period_amplitude: float = 0.08  # lambda_t = amplitude * sin(2 pi t / 26) + trend
     period_trend: float = 0.002
     effect: float = 0.10  # tau

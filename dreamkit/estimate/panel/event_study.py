@@ -65,6 +65,7 @@ from dreamkit.errors import (
 )
 from dreamkit.estimate.results import Result
 from dreamkit.estimate.vcov import VcovArg, parse_vcov
+from dreamkit.register.calendar import months_of_weeks
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -627,6 +628,7 @@ def event_study_register(
     leads: int = 26,
     lags: int = 52,
     vcov: VcovArg | None = None,
+    period: str = "week",
     block_rows: int = 32768,
     max_cell_values: int = 50_000_000,
 ) -> EventStudyResult:
@@ -643,8 +645,13 @@ def event_study_register(
         starts: one row per person of the analysis population: ``person`` id, ``start``
             (week ordinal or date; null: never treated) and the cluster column if
             ``vcov={"CRV1": col}``. Register persons not listed are not used.
-        leads, lags: event window in weeks (end bins pool the rest).
+        leads, lags: event window in periods (end bins pool the rest).
         vcov: ``{"CRV1": col}`` (default: by person) or ``"iid"``.
+        period: ``"week"`` or ``"month"``: the person-month outcome is the share of the
+            month's register weeks in ``states`` (weeks belong to the month of their
+            Thursday, :func:`dreamkit.register.calendar.months_of_weeks`; the register's
+            first and last months may be partial) and the start month is the month of the
+            start week.
     """
     df = _to_polars(starts)
     _require(df, [person, start])
@@ -654,9 +661,19 @@ def event_study_register(
     rows = register.require_rows(df[person], column=person)
     if np.unique(rows).size != rows.size:
         raise DuplicateError(f"persons repeat in column {person!r}; one row per person.")
+    if period not in ("week", "month"):
+        raise InputError(f"period={period!r}; choose 'week' or 'month'.")
     mask = register.codemap.mask(states)
     e_idx = _start_weeks(df[start])
-    e_idx = np.where(e_idx == NEVER, NEVER, e_idx - int(register.first_week))
+    if period == "month":
+        week_month = months_of_weeks(register.weeks).astype(np.int64)
+        m0 = int(week_month[0])
+        month_start = np.flatnonzero(np.r_[True, week_month[1:] != week_month[:-1]])
+        month_len = np.diff(np.r_[month_start, week_month.size]).astype(np.float64)
+        e_month = months_of_weeks(np.where(e_idx == NEVER, 0, e_idx)).astype(np.int64)
+        e_idx = np.where(e_idx == NEVER, NEVER, e_month - m0)
+    else:
+        e_idx = np.where(e_idx == NEVER, NEVER, e_idx - int(register.first_week))
     starts_u, cohort = np.unique(e_idx, return_inverse=True)
     cl: I64 | None = None
     if spec.cluster is not None:
@@ -667,10 +684,13 @@ def event_study_register(
     reg_states = register.states
     lookup = mask.astype(np.uint8)
 
-    def blk(idx: I64) -> npt.NDArray[np.uint8]:
-        return lookup[reg_states[rows[idx]]]
+    def blk(idx: I64) -> npt.NDArray[Any]:
+        y = lookup[reg_states[rows[idx]]]
+        if period == "week":
+            return y
+        return np.add.reduceat(y.astype(np.float64), month_start, axis=1) / month_len
 
-    n_t = int(register.n_weeks)
+    n_t = int(register.n_weeks) if period == "week" else int(month_start.size)
     res = twfe_dense(
         blk,
         rows.size,
@@ -697,7 +717,7 @@ def event_study_register(
         "leads": leads,
         "lags": lags,
         "ssc": res.ssc,
-        "method": "within (balanced register panel)",
+        "method": f"within (balanced register panel, person-{period})",
         "iterations": 0,
     }
     return EventStudyResult(

@@ -117,7 +117,7 @@ def _panel(
             "panel is balanced) or use event_study(), which handles unbalanced panels."
         )
     st = df[start]
-    e = np.where(st.is_null().to_numpy(), NEVER, st.fill_null(0).to_numpy() - t0)
+    e = np.where(st.is_null().to_numpy(), NEVER, st.fill_null(0).to_numpy().astype(np.int64) - t0)
     unit_start = np.zeros(n_u, dtype=np.int64)
     unit_start[u] = e
     cl = _codes(df[spec.cluster])
