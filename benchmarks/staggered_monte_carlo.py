@@ -5,8 +5,9 @@
 Draws panels from :func:`dreamkit.simulate.staggered.simulate_staggered` (selection on the
 pre-period level, four cohorts, effects that ramp up over ``--ramp`` periods and are larger
 for early cohorts: ``--heterogeneity``; a share ``--never-share`` never starts) and reports,
-at event times 0, 3, 6 and 9, the bias against each draw's true event-time effect theta(e), the RMSE and the coverage of the 95% intervals
-(clustered by municipality). Prints a markdown table (used in docs/observational.md).
+at event times 0, 3, 6 and 9, the bias against each draw's true event-time effect theta(e),
+the RMSE and the coverage of the 95% intervals (clustered by municipality). Prints a markdown
+table (used in docs/observational.md).
 """
 
 from __future__ import annotations
