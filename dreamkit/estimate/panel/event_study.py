@@ -24,10 +24,17 @@ is a sufficient statistic of the outcome and of the cohorts:
 * :math:`\tilde X'\tilde y = S - \sum_i n_{E_i}\bar y_{i\cdot} - M'\bar y_{\cdot t} + c\bar y`
   with :math:`S_k` the outcome summed over the cells of bin :math:`k`.
 
-One pass over the outcome (in blocks of persons) gives :math:`\hat\beta`; a second pass gives
-the residuals and the cluster scores :math:`s_i = \sum_t \tilde X_{it} e_{it} = \sum_t X_{it}
-e_{it} - \sum_t \bar x_{\cdot t} e_{it}` (the residuals' person and grand means are zero). On
-the register the outcome is never materialised: each block is ``mask[states[rows]]``.
+Persons are visited in (cohort, cluster) order, in blocks; one pass over the outcome gives the
+person means :math:`\bar y_{i\cdot}` and the sums :math:`U_{ct}` of the outcome per
+(cohort, cluster) cell :math:`c` and period, hence :math:`\hat\beta`. The residuals
+:math:`e_{it} = y_{it} - \bar y_{i\cdot} + r_t - f_{E_i t}` (:math:`r_t, f_{Et}` from the
+means and :math:`\hat\beta`) have zero person and period means, so the cluster score is
+:math:`s_c = \sum_{i \in c}\sum_t \tilde X_{it} e_{it} = Z_E' U_c - (\sum_{i\in c}\bar
+y_{i\cdot}) Z_E'1 + n_c Z_E'(r - f_E)` with :math:`Z_E = D_E - \bar x_{\cdot t}` (the cohort's
+bin indicators minus the period means of the indicators). When the cell sums do not fit in
+memory (clusters by person on a large register), a second pass recomputes them block by
+block. On the register the outcome is never materialised: each block is
+``mask[states[rows]]``.
 
 **Unbalanced panels** are demeaned by alternating projections (person means, then period
 means, repeated until the largest change is below ``tol=1e-12``); the iterations are reported
@@ -353,26 +360,25 @@ def twfe_dense(
     fc = bmat - bmat.mean(axis=1)[:, None]
     r_t = -ybar_t + ybar + bbar_t - bbar_t.mean()
     zc = onehot - (m_t / n)[None, :, :]  # (C, T, K): D_c - xbar_t
-    cell_score = np.zeros((n_cells, k_n))
+    # score of a cell: Z_c'(sum of e) = Z_c'U - (sum of ybar_i) Z_c'1 + n_cell Z_c'(r - f_c)
+    q = zc.sum(axis=1)  # (C, K)
+    h = np.einsum("ctk,ct->ck", zc, r_t[None, :] - fc)  # (C, K)
+    ybar_cell = np.bincount(cell_pos, weights=ybar_sorted, minlength=n_cells)
+    cell_score = -ybar_cell[:, None] * q[cell_cohort] + cell_n[:, None] * h[cell_cohort]
     if keep_u:
-        ybar_cell = np.bincount(cell_pos, weights=ybar_sorted, minlength=n_cells)
         bounds = np.r_[np.flatnonzero(np.r_[True, cell_cohort[1:] != cell_cohort[:-1]]), n_cells]
         for lo, hi in itertools.pairwise(bounds):
-            j = cell_cohort[lo]
-            ecell = u[lo:hi] - ybar_cell[lo:hi, None] + cell_n[lo:hi, None] * (r_t - fc[j])
-            cell_score[lo:hi] = ecell @ zc[j]
+            cell_score[lo:hi] += u[lo:hi] @ zc[cell_cohort[lo]]
     else:
-        cohort_sorted = cohort[order]
         for a0 in range(0, n, block_rows):
             b0 = min(a0 + block_rows, n)
             yb = np.asarray(block(order[a0:b0]), dtype=np.float64)
-            e = yb - ybar_sorted[a0:b0, None] + r_t - fc[cohort_sorted[a0:b0]]
             starts, lo, hi = segments(a0, b0)
-            eseg = reduce_rows(e, starts)
+            useg = reduce_rows(yb, starts)
             segco = cell_cohort[lo:hi]
             cb = np.r_[np.flatnonzero(np.r_[True, segco[1:] != segco[:-1]]), hi - lo]
             for c0, c1 in itertools.pairwise(cb):
-                cell_score[lo + c0 : lo + c1] += eseg[c0:c1] @ zc[segco[c0]]
+                cell_score[lo + c0 : lo + c1] += useg[c0:c1] @ zc[segco[c0]]
     sg = np.column_stack(
         [np.bincount(cell_cluster, weights=cell_score[:, k], minlength=g_n) for k in range(k_n)]
     )
