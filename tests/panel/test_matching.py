@@ -71,6 +71,7 @@ def test_recovers_truth_without_selection() -> None:
     assert g["n_matched"][0] == part.height and g["n_entry_weeks"][0] == 2
 
 
+@pytest.mark.filterwarnings("ignore::dreamkit.errors.InferenceWarning")
 def test_balance_improves_under_selection() -> None:
     _, reg, part = _setup(selection=1.5)
     with pytest.warns(DreamkitWarning):  # pscore caliper drops a few participants

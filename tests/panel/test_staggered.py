@@ -201,3 +201,8 @@ def test_bad_input(long: pl.DataFrame) -> None:
     )
     with pytest.warns(DreamkitWarning, match="single person"):
         callaway_santanna(single, **kw)
+    first = long.with_columns(
+        pl.when(pl.col("person_id") < 5).then(1).otherwise(pl.col("start")).alias("start")
+    )
+    with pytest.warns(DreamkitWarning, match="no pre-period"):
+        callaway_santanna(first, **kw)

@@ -50,6 +50,7 @@ in ``glance()``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from dreamkit.errors import EmptyInputError, InputError
+from dreamkit.errors import DreamkitWarning, EmptyInputError, InputError
 from dreamkit.estimate.panel.event_study import (
     NEVER,
     _codes,
@@ -321,9 +322,29 @@ def _group_time_frame(cells: _Cells, se: F64, t0: int) -> pl.DataFrame:
     )
 
 
-def _warn_small(p: _Panel) -> None:
-    sizes = p.n.sum(axis=0)[p.starts != NEVER].astype(np.int64)
-    _warn_single(sizes)
+def _warn_small(p: _Panel, estimator: str) -> None:
+    treated = p.starts != NEVER
+    sizes = p.n.sum(axis=0)
+    _warn_single(sizes[treated].astype(np.int64))
+    t_n = p.v.shape[2]
+    before = treated & (p.starts < 1)
+    after = treated & (p.starts >= t_n)
+    if before.any():
+        warnings.warn(
+            f"{int(sizes[before].sum())} person(s) start in the first period or before it: "
+            "no pre-period, so they are neither a cohort nor a comparison. Drop them, or "
+            "extend the register backwards.",
+            DreamkitWarning,
+            stacklevel=3,
+        )
+    if after.any() and estimator == "sa":
+        warnings.warn(
+            f"{int(sizes[after].sum())} person(s) start after the last period; Sun-Abraham "
+            "with never-treated controls leaves them out. Code them as never treated (null "
+            "start) to use them as controls.",
+            DreamkitWarning,
+            stacklevel=3,
+        )
 
 
 def callaway_santanna(
@@ -357,7 +378,7 @@ def callaway_santanna(
     if base not in ("varying", "universal"):
         raise InputError(f"base={base!r}; choose 'varying' or 'universal'.")
     p, label = _panel(data, outcome, unit, time, start, vcov)
-    _warn_small(p)
+    _warn_small(p, "cs")
     cells, skipped = _group_time(p, control, base)
     es, theta, infl, n_coh, _ = _aggregate(cells, p, with_weight_influence=True)
     cov = infl.T @ infl
@@ -444,7 +465,7 @@ def sun_abraham(
             "control='never' but no person is never treated. Use control='last' (the "
             "last-treated cohort as the comparison) or callaway_santanna()."
         )
-    _warn_small(p)
+    _warn_small(p, "sa")
     cells, skipped = _group_time(p, "nevertreated", "universal")
     es, theta, infl, n_coh, _ = _aggregate(cells, p, with_weight_influence=False)
     g_n = p.n.shape[0]
