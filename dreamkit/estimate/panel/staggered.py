@@ -256,7 +256,9 @@ class StaggeredResult(Result):
     """Event-time path :math:`\\theta(e)` of a staggered DiD estimator (module docstring).
 
     ``vcov`` is ordered by event time as ``tidy()``. :attr:`group_time` holds the cohort x
-    period effects (cohort and period on the input's scale) with their standard errors.
+    period effects (cohort and period on the input's scale) with their standard errors. With
+    ``bootstrap`` (Callaway-Sant'Anna), ``tidy()``'s ``std_error`` and intervals are the
+    bootstrap ones and ``vcov`` stays the analytic influence-function covariance.
     """
 
     family_columns: ClassVar[tuple[str, ...]] = ("event_time",)
