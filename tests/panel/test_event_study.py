@@ -54,6 +54,27 @@ def test_balanced_equals_pyfixest(panel: pl.DataFrame, cluster: str) -> None:
     assert tidy["event_time"].to_list() == [-4, -3, -2, 0, 1, 2, 3, 4, 5]
 
 
+def test_pretrend_wald_equals_pyfixest(panel: pl.DataFrame) -> None:
+    res = event_study(
+        panel,
+        outcome="y",
+        unit="id",
+        time="t",
+        start="start",
+        leads=L,
+        lags=F,
+        vcov={"CRV1": "g"},
+    )
+    fit = _pyfixest(panel, {"CRV1": "g"})
+    r = np.zeros((L - 1, L - 1 + F + 1))
+    r[np.arange(L - 1), np.arange(L - 1)] = 1.0
+    ref = fit.wald_test(R=r, distribution="chi2")
+    test = res.pretrend_test()
+    assert test["chi2"] == pytest.approx(float(fit._wald_statistic), rel=1e-10)
+    assert test["p_chi2"] == pytest.approx(float(ref["pvalue"]), rel=1e-8)
+    assert res.glance()["pretrend_p"][0] == pytest.approx(test["p_f"])
+
+
 def test_iid_equals_pyfixest(panel: pl.DataFrame) -> None:
     res = event_study(
         panel, outcome="y", unit="id", time="t", start="start", leads=L, lags=F, vcov="iid"

@@ -61,6 +61,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 import scipy.sparse
+import scipy.stats
 
 from dreamkit.errors import (
     ColumnNotFoundError,
@@ -168,8 +169,31 @@ class EventStudyResult(Result):
             }
         )
 
+    def pretrend_test(self) -> dict[str, float]:
+        r"""Joint Wald test that all leads are zero (:math:`\beta_k = 0,\ k \le -2`).
+
+        :math:`W = b_L' V_L^{-1} b_L` with :math:`q` leads: ``chi2`` (:math:`W`) and its
+        :math:`\chi^2_q` p-value, and ``f`` :math:`= W/q` with its :math:`F(q, \text{df})`
+        p-value (the model's df: :math:`G-1` when clustered). NaN without leads.
+        """
+        lead = self.event_time <= -2
+        q = int(lead.sum())
+        if q == 0:
+            nan = float("nan")
+            return {"chi2": nan, "p_chi2": nan, "f": nan, "p_f": nan, "n_leads": 0.0}
+        b = self.estimate[lead]
+        w = float(b @ np.linalg.solve(self._vcov[np.ix_(lead, lead)], b))
+        return {
+            "chi2": w,
+            "p_chi2": float(scipy.stats.chi2.sf(w, q)),
+            "f": w / q,
+            "p_f": float(scipy.stats.f.sf(w / q, q, self.df)),
+            "n_leads": float(q),
+        }
+
     def _glance(self) -> dict[str, Any]:
-        return dict(self.stats)
+        test = self.pretrend_test()
+        return {**self.stats, "pretrend_f": test["f"], "pretrend_p": test["p_f"]}
 
     def _notes(self) -> list[str]:
         return [
