@@ -48,7 +48,9 @@ def _setup(selection: float, seed: int = 5):  # type: ignore[no-untyped-def]
     return sim, reg, part
 
 
-def test_recovers_truth_without_selection() -> None:
+@pytest.mark.filterwarnings("ignore::dreamkit.errors.InferenceWarning")
+@pytest.mark.parametrize("pool", ["never", "not_yet"])
+def test_recovers_truth_without_selection(pool: str) -> None:
     sim, reg, part = _setup(selection=0.0)
     res = match_histories(
         reg,
@@ -60,6 +62,7 @@ def test_recovers_truth_without_selection() -> None:
         lead=10,
         ratio=3,
         bootstrap=200,
+        pool=pool,
     )
     tidy = res.tidy().join(sim.theta.rename({"event_time": "week"}), on="week", how="left")
     post = tidy.filter(pl.col("week") >= 0)

@@ -3,7 +3,9 @@ r"""Matching participants to non-participants on their register histories (dynam
 For each participant :math:`i` with programme start in calendar week :math:`w_i`, the
 comparison pool is every register person who has **not started by** :math:`w_i` (never
 starts, or starts later: the dynamic rule; a later starter is a valid control at
-:math:`w_i`, so the effect is of starting now versus waiting, ITT-style). Matching is **exact
+:math:`w_i`, so the effect is of starting now versus not yet, ITT-style: controls who start
+later carry their own effects into the comparison). ``pool="never"`` keeps only persons who
+never start (the effect versus never starting, if those are comparable). Matching is **exact
 on the calendar week of entry**: every candidate is described at :math:`w_i`, by the shares
 of weeks in the state set(s) ``history`` in the :math:`P/L` pre-windows of :math:`L` weeks
 before :math:`w_i` (as :func:`dreamkit.outcomes.windows.pre_window_shares`).
@@ -175,6 +177,7 @@ def match_histories(
     ratio: int = 1,
     bootstrap: int = 499,
     seed: int = 0,
+    pool: str = "not_yet",
 ) -> MatchResult:
     """Dynamic nearest-neighbour matching on pre-period histories (module docstring).
 
@@ -189,7 +192,12 @@ def match_histories(
         method: ``"mahalanobis"`` or ``"pscore"``; caliper: see the module docstring.
         ratio: :math:`M` controls per participant (with replacement).
         bootstrap, seed: draws of the matched-set bootstrap.
+        pool: ``"not_yet"`` (the dynamic rule: everyone not started by the participant's
+            week, including later starters; effect of starting now vs not yet) or
+            ``"never"`` (only persons who never start; effect vs never starting).
     """
+    if pool not in ("not_yet", "never"):
+        raise InputError(f"pool={pool!r}; choose 'not_yet' or 'never'.")
     if method not in ("mahalanobis", "pscore"):
         raise InputError(f"method={method!r}; choose 'mahalanobis' or 'pscore'.")
     if ratio < 1 or bootstrap < 2:
@@ -236,7 +244,8 @@ def match_histories(
     for w in weeks:
         col = int(w) - first
         pr = rows_p[w_p == w]
-        cand = np.flatnonzero((start_all == NEVER) | (start_all > w))
+        later = (start_all > w) if pool == "not_yet" else np.zeros(start_all.size, dtype=bool)
+        cand = np.flatnonzero((start_all == NEVER) | later)
         if cand.size < ratio:
             raise InputError(
                 f"entry week index {col}: {cand.size} person(s) have not started by then, "
@@ -369,6 +378,7 @@ def match_histories(
         "df": None,
         "log_likelihood": None,
         "method": method,
+        "pool": pool,
         "caliper": caliper,
         "ratio": ratio,
         "n_participants": int(rows_p.size),
