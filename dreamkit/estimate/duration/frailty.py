@@ -511,7 +511,12 @@ def _fit_discrete(model: FrailtyHazard, prob: _Problem, cov_type: CovType) -> Fr
         ll, g, _ = discrete_loglik(prob, th, k, link)
         return ll, g
 
-    best = maximise(fun, theta0, float(prob.n_persons))
+    def at_boundary(th: NDArray[np.float64]) -> bool:
+        m, p = mass_points_of(th, len(prob.names), k)
+        gaps = np.abs(m[:, None] - m[None, :])[np.triu_indices(k, 1)]
+        return bool(p.min() < P_MIN or gaps.min() < COLLAPSE or np.abs(m).max() > M_MAX)
+
+    best = maximise(fun, theta0, float(prob.n_persons), at_boundary=at_boundary)
     _check_points(best.theta, prob, k, best.converged, best.message)
     _, _, scores = discrete_loglik(prob, best.theta, k, link, per_pattern=True)
     assert scores is not None

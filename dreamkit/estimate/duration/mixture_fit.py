@@ -1,6 +1,7 @@
 """Shared machinery of the mixture hazards (frailty, mass points, timing-of-events).
 
-* :func:`maximise` -- BFGS with the analytic gradient (scipy.optimize), then Newton steps
+* :func:`maximise` -- BFGS with the analytic gradient (scipy.optimize), preconditioned by
+  the finite-difference Hessian at the start, then Newton steps
   with a Hessian from central differences of the analytic gradient until the Newton
   decrement ``g' (-H)^{-1} g`` is below ``1e-9`` and the step below ``1e-6 (1 + |theta|)``.
   The final Hessian (at the last Newton point) is the bread of every covariance.
@@ -70,28 +71,49 @@ def numerical_hessian(
 
 
 def maximise(
-    fun: Objective, theta0: NDArray[np.float64], scale: float, max_iter: int = 1000
+    fun: Objective,
+    theta0: NDArray[np.float64],
+    scale: float,
+    max_iter: int = 1000,
+    at_boundary: Callable[[NDArray[np.float64]], bool] | None = None,
 ) -> Maximum:
     """Maximise ``fun`` (log likelihood and gradient) from ``theta0`` (module docstring).
 
     Never raises for non-convergence itself: the caller reads ``converged`` and raises with a
-    model-specific message.
+    model-specific message. If ``at_boundary(theta)`` holds after BFGS (e.g. a mass point's
+    probability near 0), the Newton steps are skipped and the fit is returned unconverged.
     """
 
-    def neg(th: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        ll, g = fun(th)
+    # precondition: with theta = theta0 + T z and T' (-H0) T = I (H0 the Hessian at the start,
+    # or its diagonal where H0 is not negative definite) BFGS starts from a unit-scaled problem
+    hess0 = numerical_hessian(lambda th: fun(th)[1], theta0)
+    try:
+        upper = scipy.linalg.cholesky(-hess0, lower=False)
+        t_mat = scipy.linalg.solve_triangular(upper, np.eye(theta0.size), lower=False)
+    except (scipy.linalg.LinAlgError, ValueError):
+        t_mat = np.diag(1.0 / np.sqrt(np.maximum(np.abs(np.diag(hess0)), 1e-8 * scale)))
+
+    def neg(z: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        ll, g = fun(theta0 + t_mat @ z)
         if not np.isfinite(ll):
-            return np.inf, np.zeros_like(th)
-        return -ll / scale, -g / scale
+            return np.inf, np.zeros_like(z)
+        return -ll, -(t_mat.T @ g)
 
     res = scipy.optimize.minimize(
-        neg, theta0, jac=True, method="BFGS", options={"gtol": 1e-7, "maxiter": max_iter}
+        neg,
+        np.zeros_like(theta0),
+        jac=True,
+        method="BFGS",
+        options={"gtol": 1e-5, "maxiter": max_iter},
     )
+    res.x = theta0 + t_mat @ res.x
     theta = np.asarray(res.x, dtype=np.float64)
     ll, g = fun(theta)
     iterations = int(res.nit)
     hess = np.full((theta.size, theta.size), np.nan)
-    for _ in range(30):
+    if at_boundary is not None and at_boundary(theta):
+        return Maximum(theta, ll, hess, iterations, False, "at the boundary after BFGS")
+    for _ in range(20):
         iterations += 1
         hess = numerical_hessian(lambda th: fun(th)[1], theta)
         try:
