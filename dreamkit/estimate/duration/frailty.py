@@ -429,7 +429,7 @@ def _link_terms(
     ee = np.exp(eta)
     with np.errstate(divide="ignore"):
         lh = np.log(-np.expm1(-ee))
-    return ee, ee, lh, ee / np.expm1(ee)
+    return ee, ee, lh, ee * np.exp(-ee) / -np.expm1(-ee)
 
 
 def discrete_loglik(
