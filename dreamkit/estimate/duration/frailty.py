@@ -41,10 +41,11 @@ the intercept is shifted by :math:`m_k` with probability :math:`p_k`, k = 1..K (
 for the logit or the cloglog link (with :math:`v = e^{m}`). The parameters are
 :math:`(\alpha, \beta, m_2..m_K, q_2..q_K)`.
 
-**Compression.** Persons with the same regressors and cluster form a pattern; persons of a
-pattern with the same (duration, exit flag) have the same likelihood term, so the log
-likelihood is a weighted sum over (pattern, duration, exit) cells -- exact, like the cells of
-:mod:`.hazard`. For the gamma model the integrated hazard factorises,
+**Compression.** Persons with the same regressors form a pattern; persons of a pattern with
+the same (duration, exit flag) have the same likelihood term, so the log likelihood is a
+weighted sum over (pattern, duration, exit) cells -- exact, like the cells of :mod:`.hazard`.
+The cluster splits the patterns only for the one evaluation of the per-cluster scores of
+the CRV1 covariance. For the gamma model the integrated hazard factorises,
 :math:`H_i(t) = e^{x_i'\beta} A(t)`, so one pass over the cells suffices; the mass-point model
 works on (pattern x week x point) arrays (their size is checked).
 
@@ -194,17 +195,34 @@ class FrailtyHazard:
             durations = pl.from_pandas(durations)
         prob = _prepare(self._base(), durations, duration, event)
         cov_type: CovType = self._base()._cov_type()
+        by_cluster = None
+        if cov_type == "CRV1":
+            by_cluster = _prepare(
+                self._base(), durations, duration, event, with_cluster=True, h0=prob.no_frailty
+            )
         if self.frailty == "gamma":
-            return _fit_gamma(self, prob, cov_type)
-        return _fit_discrete(self, prob, cov_type)
+            return _fit_gamma(self, prob, cov_type, by_cluster)
+        return _fit_discrete(self, prob, cov_type, by_cluster)
 
 
-def _prepare(base: DiscreteTimeHazard, df: pl.DataFrame, duration: str, event: str) -> _Problem:
-    h0 = base.fit(df, duration=duration, event=event)
+def _prepare(
+    base: DiscreteTimeHazard,
+    df: pl.DataFrame,
+    duration: str,
+    event: str,
+    *,
+    with_cluster: bool = False,
+    h0: HazardResult | None = None,
+) -> _Problem:
+    """Compress to (pattern, duration, exit) cells; patterns split by cluster only if
+    ``with_cluster`` (needed for per-cluster scores, not for the likelihood)."""
+    if h0 is None:
+        h0 = base.fit(df, duration=duration, event=event)
     d, e = duration_arrays(df, duration, event)
     data = base._validate(df, "durations")
     w = int(d.max())
-    keys = [c for c in (data.stratum, data.cluster) if c is not None]
+    cl_key = data.cluster if with_cluster else None
+    keys = [c for c in (data.stratum, cl_key) if c is not None]
     keys += [_codes(pl.Series(data.raw[:, j])) for j in range(data.raw.shape[1])]
     pattern, first = _group(keys) if keys else (np.zeros(d.size, np.int64), np.zeros(1, np.int64))
     blocks: list[NDArray[np.float64]] = []
@@ -230,7 +248,7 @@ def _prepare(base: DiscreteTimeHazard, df: pl.DataFrame, duration: str, event: s
         cell_duration=(rem // 2).astype(np.int64),
         cell_event=(rem % 2).astype(np.float64),
         cell_weight=counts.astype(np.float64),
-        pattern_cluster=data.cluster[first] if data.cluster is not None else None,
+        pattern_cluster=cl_key[first] if cl_key is not None else None,
         n_clusters=data.n_clusters,
         names=names,
         x_names=tuple(x_names),
@@ -329,7 +347,9 @@ def gamma_score_at_zero(prob: _Problem, theta0: NDArray[np.float64]) -> float:
     return float(prob.cell_weight @ s)
 
 
-def _fit_gamma(model: FrailtyHazard, prob: _Problem, cov_type: CovType) -> FrailtyResult:
+def _fit_gamma(
+    model: FrailtyHazard, prob: _Problem, cov_type: CovType, by_cluster: _Problem | None
+) -> FrailtyResult:
     ll0 = prob.no_frailty.glm.log_likelihood
     score0 = gamma_score_at_zero(prob, prob.start)
     names = (*prob.names, "ln_frailty_variance")
@@ -351,9 +371,7 @@ def _fit_gamma(model: FrailtyHazard, prob: _Problem, cov_type: CovType) -> Frail
             )
         if np.exp(best.theta[-1]) < SIGMA2_MIN:
             return _boundary(model, prob, cov_type, names, ll0)
-        _, _, scores = gamma_loglik(prob, best.theta, per_pattern=True)
-        assert scores is not None
-        cov, corr = _cov(prob, best.hessian, scores, cov_type)
+        cov, corr = _cov(prob, best.hessian, cov_type, by_cluster, best.theta, "gamma")
         lr = max(2.0 * (best.log_likelihood - ll0), 0.0)
         return FrailtyResult(
             model=model,
@@ -408,11 +426,26 @@ def _boundary(
 
 
 def _cov(
-    prob: _Problem, hessian: NDArray[np.float64], scores: NDArray[np.float64], cov_type: CovType
+    prob: _Problem,
+    hessian: NDArray[np.float64],
+    cov_type: CovType,
+    by_cluster: _Problem | None,
+    theta: NDArray[np.float64],
+    kind: str,
+    n_points: int = 1,
+    link: Link = "cloglog",
 ) -> tuple[NDArray[np.float64], float]:
-    if cov_type == "iid":
+    """iid, or CRV1 from the per-pattern scores of the cluster-split compression."""
+    if cov_type == "iid" or by_cluster is None:
         return covariance(hessian, None, None, 0, prob.n_persons)
-    return covariance(hessian, scores, prob.pattern_cluster, prob.n_clusters, prob.n_persons)
+    if kind == "gamma":
+        _, _, scores = gamma_loglik(by_cluster, theta, per_pattern=True)
+    else:
+        _, _, scores = discrete_loglik(by_cluster, theta, n_points, link, per_pattern=True)
+    assert scores is not None and by_cluster.pattern_cluster is not None
+    return covariance(
+        hessian, scores, by_cluster.pattern_cluster, by_cluster.n_clusters, prob.n_persons
+    )
 
 
 # ------------------------------------------------------------------------------ mass points
@@ -489,9 +522,11 @@ def discrete_loglik(
     return ll, grad, scores
 
 
-def _fit_discrete(model: FrailtyHazard, prob: _Problem, cov_type: CovType) -> FrailtyResult:
+def _fit_discrete(
+    model: FrailtyHazard, prob: _Problem, cov_type: CovType, by_cluster: _Problem | None
+) -> FrailtyResult:
     k, link = model.n_points, model.link
-    size = prob.n_patterns * prob.weeks * k
+    size = max(prob.n_patterns, by_cluster.n_patterns if by_cluster else 0) * prob.weeks * k
     if size > MAX_CELLS_X_WEEKS:
         raise InputError(
             f"{prob.n_patterns} covariate patterns x {prob.weeks} weeks x {k} mass points = "
@@ -518,9 +553,7 @@ def _fit_discrete(model: FrailtyHazard, prob: _Problem, cov_type: CovType) -> Fr
 
     best = maximise(fun, theta0, float(prob.n_persons), at_boundary=at_boundary)
     _check_points(best.theta, prob, k, best.converged, best.message)
-    _, _, scores = discrete_loglik(prob, best.theta, k, link, per_pattern=True)
-    assert scores is not None
-    cov, corr = _cov(prob, best.hessian, scores, cov_type)
+    cov, corr = _cov(prob, best.hessian, cov_type, by_cluster, best.theta, "discrete", k, link)
     lr = max(2.0 * (best.log_likelihood - ll0), 0.0)
     return FrailtyResult(
         model=model,
