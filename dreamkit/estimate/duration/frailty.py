@@ -64,8 +64,10 @@ error, and :class:`~dreamkit.errors.FrailtyBoundaryWarning` reports the likeliho
 against the no-frailty model with the boundary (chi-bar-squared) p-value
 :math:`\tfrac12 P(\chi^2_1 > LR)`. A mixing distribution whose probabilities go to zero
 (:math:`p_k < 10^{-4}`), whose points collapse (:math:`|m_k - m_j| < 10^{-3}`) or drift to the
-boundary (:math:`|m_k| > 12`) raises :class:`~dreamkit.errors.MixtureBoundaryError`: fit with
-fewer points.
+boundary (:math:`|m_k| > 8`, a hazard multiplier below 0.0003), or whose likelihood is flat
+in some direction (Hessian not negative definite) raises
+:class:`~dreamkit.errors.MixtureBoundaryError` or :class:`~dreamkit.errors.EstimationError`
+naming the fix: fit with fewer points.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ from dreamkit.estimate.results import Result
 
 Frailty = Literal["gamma", "discrete"]
 MAX_CELLS_X_WEEKS = 60_000_000
-P_MIN, COLLAPSE, M_MAX, SIGMA2_MIN = 1e-4, 1e-3, 12.0, 1e-6
+P_MIN, COLLAPSE, M_MAX, SIGMA2_MIN = 1e-4, 1e-3, 8.0, 1e-6
 SERIES_X = 1e-3
 
 
