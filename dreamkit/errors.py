@@ -89,5 +89,10 @@ class FrailtyBoundaryWarning(DreamkitWarning):
     well; the fit reports the boundary likelihood-ratio test (chi-bar-squared, p/2)."""
 
 
+class MixtureBoundaryWarning(DreamkitWarning):
+    """A mixing distribution's support point was dropped at the boundary (probability 0) and
+    the model refitted without it (the constrained maximum)."""
+
+
 class InferenceWarning(DreamkitWarning):
     """A standard error or interval is known to be unreliable for this design."""

@@ -4,13 +4,15 @@ the selection bias of a naive hazard that ignores the correlated heterogeneity).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import pytest
 import scipy.special
 from statsmodels.tools.numdiff import approx_fprime
 
-from dreamkit.errors import IdentificationError, InputError
+from dreamkit.errors import IdentificationError, InputError, MixtureBoundaryWarning
 from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.estimate.duration.timing import TimingOfEvents, toe_loglik
 from dreamkit.simulate.durations import simulate_timing_of_events
@@ -158,14 +160,17 @@ def test_monte_carlo_small() -> None:
 
 @pytest.mark.slow
 def test_monte_carlo_full() -> None:
-    """20 samples of 20,000 with a lock-in then a gain: both effects recovered (mean bias
+    """10 samples of 20,000 with a lock-in then a gain: both effects recovered (mean bias
     below 0.05 on the log-hazard-ratio scale and below 3 Monte Carlo SEs + 0.01)."""
     est = []
-    for r in range(20):
+    for r in range(10):
         df = simulate_timing_of_events(20_000, delta=(-0.3, 0.5), effect_cuts=(4,), seed=100 + r)
-        fit = TimingOfEvents(covariates=("x",), effect_cuts=(4,)).fit(df)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MixtureBoundaryWarning)  # 3-point refits count
+            fit = TimingOfEvents(covariates=("x",), effect_cuts=(4,), cov_type="iid").fit(df)
         est.append([fit.coef("programme[1-4]"), fit.coef("programme[5+]")])
     arr = np.array(est)
+    print("timing-of-events Monte Carlo means", arr.mean(axis=0), "sd", arr.std(axis=0, ddof=1))
     mcse = arr.std(axis=0, ddof=1) / np.sqrt(arr.shape[0])
     bias = arr.mean(axis=0) - np.array([-0.3, 0.5])
     assert np.all(np.abs(bias) < 0.05)

@@ -135,6 +135,8 @@ def maximise(
         theta, ll, g = cand, ll_c, g_c
         if decrement < DECREMENT_TOL and small:
             return Maximum(theta, ll, hess, iterations, True, "converged")
+        if at_boundary is not None and at_boundary(theta):
+            return Maximum(theta, ll, hess, iterations, False, "at the boundary")
     return Maximum(theta, ll, hess, iterations, False, "Newton steps did not converge")
 
 

@@ -53,6 +53,7 @@ there.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,12 @@ import polars as pl
 import scipy.special
 from numpy.typing import NDArray
 
-from dreamkit.errors import IdentificationError, InputError, MixtureBoundaryError
+from dreamkit.errors import (
+    IdentificationError,
+    InputError,
+    MixtureBoundaryError,
+    MixtureBoundaryWarning,
+)
 from dreamkit.estimate.duration.duration_dependence import (
     DurationGrid,
     DurationSpec,
@@ -71,6 +77,7 @@ from dreamkit.estimate.duration.duration_dependence import (
 from dreamkit.estimate.duration.frailty import M_MAX, _link_terms, check_mass_points
 from dreamkit.estimate.duration.hazard import _codes, _group
 from dreamkit.estimate.duration.mixture_fit import (
+    Maximum,
     baseline_basis,
     baseline_names,
     covariance,
@@ -82,6 +89,8 @@ from dreamkit.estimate.results import Result
 
 MAX_CELL_WEEKS = 40_000_000
 P_JOINT_MIN = 1e-4
+COMBOS = ("0,0", "0,1", "1,0", "1,1")  # (v_exit, v_entry) at (0 or m_e, 0 or m_p)
+START_POINTS = ((-1.0, 1.0), (-1.5, 0.5), (-0.5, 1.5), (1.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -173,8 +182,8 @@ class TimingOfEvents:
             spells = pl.from_pandas(spells)
         data = self._prepare(spells, duration, event)
         k = len(self.covariates)
-        na_e, na_p, nd = data.basis_e.shape[1], data.basis_p.shape[1], data.n_bands
-        names = (
+        nd = data.n_bands
+        head = (
             *(f"exit:{n}" for n in baseline_names(data.grid_e)),
             *(f"exit:{c}" for c in self.covariates),
             *self.effect_names,
@@ -182,44 +191,69 @@ class TimingOfEvents:
             *(f"entry:{c}" for c in self.covariates),
             "exit:mass_point",
             "entry:mass_point",
-            "logit_prob[0,1]",
-            "logit_prob[1,0]",
-            "logit_prob[1,1]",
         )
-        theta0 = np.concatenate(
+        base = np.concatenate(
             [
                 _start(data.grid_e, data.basis_e, *_rates_exit(data), self.link),
                 np.zeros(k + nd),
                 _start(data.grid_p, data.basis_p, *_rates_entry(data), self.link),
                 np.zeros(k),
-                [-1.0, 1.0],
-                np.zeros(3),
             ]
         )
+        off = base.size
         link = self.link
+        support: tuple[bool, ...] = (True, True, True, True)
 
-        def fun(th: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-            ll, g, _ = toe_loglik(data, th, link)
-            return ll, g
+        def run(
+            theta0: NDArray[np.float64], support: tuple[bool, ...]
+        ) -> tuple[Maximum, NDArray[np.float64]]:
+            def fun(th: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+                ll, g, _ = toe_loglik(data, th, link, support=support)
+                return ll, g
 
-        off = na_e + 2 * k + nd + na_p
+            def at_boundary(th: NDArray[np.float64]) -> bool:
+                pi = joint_probabilities(th[off + 2 :], support)
+                return bool(
+                    np.abs(th[off : off + 2]).max() > M_MAX or pi[list(support)].min() < P_JOINT_MIN
+                )
 
-        def at_boundary(th: NDArray[np.float64]) -> bool:
-            q = np.concatenate([[0.0], th[off + 2 :]])
-            pi = np.exp(q - scipy.special.logsumexp(q))
-            return bool(np.abs(th[off : off + 2]).max() > M_MAX or pi.min() < P_JOINT_MIN)
+            best = maximise(fun, theta0, float(data.n_persons), at_boundary=at_boundary)
+            return best, joint_probabilities(best.theta[off + 2 :], support)
 
-        best = maximise(fun, theta0, float(data.n_persons), at_boundary=at_boundary)
+        # several starts (mixture likelihoods have local maxima): the first interior maximum
+        tried: list[tuple[Maximum, NDArray[np.float64]]] = []
+        for m0 in START_POINTS:
+            best, pi = run(np.r_[base, m0, np.zeros(3)], support)
+            tried.append((best, pi))
+            if best.converged:
+                break
+        else:
+            # every start ended at the boundary of the joint distribution: drop the empty
+            # combination (a 3-point joint support) and refit from the best boundary solution
+            best, pi = max(tried, key=lambda r: r[0].log_likelihood)
+            empty = int(np.argmin(pi))
+            if pi[empty] < P_JOINT_MIN and np.abs(best.theta[off : off + 2]).max() <= M_MAX:
+                support = tuple(j != empty for j in range(4))
+                q_full = np.log(np.maximum(pi, 1e-300))
+                ref = support.index(True)
+                free = [j for j in range(4) if support[j] and j != ref]
+                theta0 = np.r_[best.theta[: off + 2], q_full[free] - q_full[ref]]
+                best, pi = run(theta0, support)
+                warnings.warn(
+                    f"timing-of-events: the joint probability of (v_exit, v_entry) = "
+                    f"{COMBOS[empty]} went to 0 (boundary); the model was refitted with the "
+                    "other three support points (the constrained maximum). Report it as such; "
+                    "with more data the fourth point may become identified.",
+                    MixtureBoundaryWarning,
+                    stacklevel=2,
+                )
         m_e, m_p = best.theta[off], best.theta[off + 1]
-        q = np.concatenate([[0.0], best.theta[off + 2 :]])
-        pi = np.exp(q - scipy.special.logsumexp(q))
-        if pi.min() < P_JOINT_MIN and np.abs([m_e, m_p]).max() <= M_MAX:
+        if pi[list(support)].min() < P_JOINT_MIN and np.abs([m_e, m_p]).max() <= M_MAX:
             raise MixtureBoundaryError(
                 f"timing-of-events: the joint mixing distribution has a combination with "
-                f"probability {pi.min():.2g} (boundary: the unobserved factors are perfectly "
-                "associated, or one has no support). The 2 x 2 model is at the edge of its "
-                "parameter space: check with more data or a coarser baseline; a one-factor "
-                "model is not offered."
+                f"probability {pi[list(support)].min():.2g} even with three support points: "
+                "the data show no correlated heterogeneity of this form. Check the model with "
+                "more data or a coarser baseline."
             )
         check_mass_points(
             np.array([0.0, m_e]),
@@ -235,13 +269,20 @@ class TimingOfEvents:
             best.message,
             "timing-of-events: the entry hazard's mixing distribution",
         )
+        ref = support.index(True)
+        names = (
+            *head,
+            *(f"logit_prob[{COMBOS[j]}]" for j in range(4) if support[j] and j != ref),
+        )
         cov_type = self._cov_type()
         if cov_type == "iid":
             cov, corr = covariance(best.hessian, None, None, 0, data.n_persons)
         else:
             # per-cluster scores: one evaluation on cells that keep the cluster apart
             by_cluster = self._prepare(spells, duration, event, with_cluster=True)
-            _, _, scores = toe_loglik(by_cluster, best.theta, link, per_pattern=True)
+            _, _, scores = toe_loglik(
+                by_cluster, best.theta, link, per_pattern=True, support=support
+            )
             assert scores is not None and by_cluster.cluster_of_pattern is not None
             cov, corr = covariance(
                 best.hessian,
@@ -260,6 +301,7 @@ class TimingOfEvents:
             log_likelihood=best.log_likelihood,
             iterations=best.iterations,
             probabilities=pi,
+            support=support,
             data=data,
         )
 
@@ -437,8 +479,24 @@ def _start(
     return np.asarray(sol, dtype=np.float64)
 
 
+def joint_probabilities(
+    q_free: NDArray[np.float64], support: tuple[bool, ...] = (True, True, True, True)
+) -> NDArray[np.float64]:
+    """Joint probabilities of the combinations 00, 01, 10, 11 from the free logits (the first
+    combination in the support is the reference with logit 0; others outside get 0)."""
+    ref = support.index(True)
+    q = np.full(4, -np.inf)
+    q[ref] = 0.0
+    q[[j for j in range(4) if support[j] and j != ref]] = q_free
+    return np.asarray(np.exp(q - scipy.special.logsumexp(q)), dtype=np.float64)
+
+
 def toe_loglik(
-    data: _ToEData, theta: NDArray[np.float64], link: Link, per_pattern: bool = False
+    data: _ToEData,
+    theta: NDArray[np.float64],
+    link: Link,
+    per_pattern: bool = False,
+    support: tuple[bool, ...] = (True, True, True, True),
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64] | None]:
     """Log likelihood, gradient (and per-pattern scores) of the timing-of-events model.
 
@@ -451,8 +509,11 @@ def toe_loglik(
     pos = np.cumsum([0, na_e, k, nd, na_p, k])
     a_e, b_e, delta, a_p, b_p = (theta[pos[j] : pos[j + 1]] for j in range(5))
     m_e, m_p = theta[pos[5]], theta[pos[5] + 1]
-    q = np.concatenate([[0.0], theta[pos[5] + 2 :]])
-    log_pi = q - scipy.special.logsumexp(q)
+    pi = joint_probabilities(theta[pos[5] + 2 :], support)
+    with np.errstate(divide="ignore"):
+        log_pi = np.log(pi)
+    ref = support.index(True)
+    free = [j for j in range(4) if support[j] and j != ref]
     n_p, w = data.n_patterns, data.weeks
     grid_e = (
         (data.basis_e @ a_e)[1:][None, :, None]
@@ -505,10 +566,7 @@ def toe_loglik(
     ge3 = g_e.reshape(n_p, w, nd + 1)
     gp2 = g_p.reshape(n_p, w)
     q_p = np.column_stack(
-        [
-            np.bincount(data.pat, weights=data.w * (post[:, j] - np.exp(log_pi[j])), minlength=n_p)
-            for j in range(1, 4)
-        ]
+        [np.bincount(data.pat, weights=data.w * (post[:, j] - pi[j]), minlength=n_p) for j in free]
     )
     ge_pw = ge3.sum(axis=2)
     ge_p = ge_pw.sum(axis=1)
@@ -550,10 +608,11 @@ class TimingResult(Result):
     iterations: int
     probabilities: NDArray[np.float64]
     data: _ToEData
+    support: tuple[bool, ...] = (True, True, True, True)
 
     @property
     def model_name(self) -> str:
-        return f"Timing-of-events ({self.model.link}, 2x2 mass points)"
+        return f"Timing-of-events ({self.model.link}, {sum(self.support)} of 2x2 mass points)"
 
     @property
     def ratio_name(self) -> str:
@@ -631,7 +690,7 @@ class TimingResult(Result):
             "df": None,
             "log_likelihood": self.log_likelihood,
             "link": self.model.link,
-            "n_points": 4,
+            "n_points": int(sum(self.support)),
             "heterogeneity_correlation": self.correlation,
             "n_events": self.data.n_events,
             "n_entries": self.data.n_entries,
