@@ -51,10 +51,11 @@ works on (pattern x week x point) arrays (their size is checked).
 
 **Fitting** (:mod:`.mixture_fit`): start from the no-frailty model (fitted first, by
 :class:`~dreamkit.estimate.duration.hazard.DiscreteTimeHazard`, which also gives the
-likelihood-ratio test), BFGS with the analytic gradient, then Newton steps with a
-finite-difference Hessian of the analytic gradient. Covariance: ``iid`` (inverse of minus the
-Hessian) or ``CRV1`` (sandwich with per-cluster score sums, factor
-:math:`G/(G-1)\cdot(N-1)/(N-K)`, N persons).
+likelihood-ratio test; mass points from ``m = (-1, 1, -2)``, then ``(1, -1, 2)`` and
+``(-2, 1.5, -0.7)`` until one start reaches an interior maximum), BFGS with the analytic
+gradient, then Newton steps with a finite-difference Hessian of the analytic gradient.
+Covariance: ``iid`` (inverse of minus the Hessian) or ``CRV1`` (sandwich with per-cluster
+score sums, factor :math:`G/(G-1)\cdot(N-1)/(N-K)`, N persons).
 
 **Boundaries.** If the score of :math:`\sigma^2` at :math:`\sigma^2 = 0` (evaluated at the
 no-frailty estimates) is not positive, or the fitted :math:`\sigma^2` is below ``1e-6``, the
@@ -105,6 +106,7 @@ Frailty = Literal["gamma", "discrete"]
 MAX_CELLS_X_WEEKS = 60_000_000
 P_MIN, COLLAPSE, M_MAX, SIGMA2_MIN = 1e-4, 1e-3, 8.0, 1e-6
 SERIES_X = 1e-3
+MASS_POINT_STARTS = ((-1.0, 1.0, -2.0), (1.0, -1.0, 2.0), (-2.0, 1.5, -0.7))
 
 
 @dataclass(frozen=True)
@@ -541,8 +543,6 @@ def _fit_discrete(
         *(f"mass_point[{j}]" for j in range(2, k + 1)),
         *(f"logit_prob[{j}]" for j in range(2, k + 1)),
     )
-    m0 = np.array([-1.0, 1.0, -2.0])[: k - 1]
-    theta0 = np.concatenate([prob.start, m0, np.zeros(k - 1)])
 
     def fun(th: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         ll, g, _ = discrete_loglik(prob, th, k, link)
@@ -553,7 +553,17 @@ def _fit_discrete(
         gaps = np.abs(m[:, None] - m[None, :])[np.triu_indices(k, 1)]
         return bool(p.min() < P_MIN or gaps.min() < COLLAPSE or np.abs(m).max() > M_MAX)
 
-    best = maximise(fun, theta0, float(prob.n_persons), at_boundary=at_boundary)
+    # several starts (mixture likelihoods have local maxima): the first interior maximum;
+    # if none, the error of the attempt with the highest likelihood
+    attempts = []
+    for m0 in MASS_POINT_STARTS:
+        theta0 = np.concatenate([prob.start, np.asarray(m0[: k - 1]), np.zeros(k - 1)])
+        best = maximise(fun, theta0, float(prob.n_persons), at_boundary=at_boundary)
+        if best.converged and not at_boundary(best.theta):
+            break
+        attempts.append(best)
+    else:
+        best = max(attempts, key=lambda b: b.log_likelihood)
     _check_points(best.theta, prob, k, best.converged, best.message)
     cov, corr = _cov(prob, best.hessian, cov_type, by_cluster, best.theta, "discrete", k, link)
     lr = max(2.0 * (best.log_likelihood - ll0), 0.0)
