@@ -127,7 +127,7 @@ def job(kind: str, impl: str, path: str, out: mp.Queue) -> None:
     """One measurement in a fresh process (an exception is passed back, not hung on)."""
     try:
         _job(kind, impl, path, out)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
