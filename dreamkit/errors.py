@@ -63,6 +63,15 @@ class EstimationError(DreamkitError, RuntimeError):
     """An estimator cannot produce a trustworthy answer (separation, collinearity, ...)."""
 
 
+class MixtureBoundaryError(EstimationError):
+    """A discrete mixing distribution degenerates: a mass point's probability goes to 0, two
+    mass points collapse into one, or a point drifts to the boundary (log hazard to -inf)."""
+
+
+class IdentificationError(InputError):
+    """The data cannot identify the model (e.g. no variation in programme entry timing)."""
+
+
 class DisclosureError(DreamkitError):
     """An output would reveal a cell below the disclosure threshold."""
 
@@ -82,6 +91,16 @@ class MonthLabelError(WeekLabelError):
 
 class DreamkitWarning(UserWarning):
     """Base class of dreamkit's warnings: the result is computed, but read it with care."""
+
+
+class FrailtyBoundaryWarning(DreamkitWarning):
+    """The frailty variance is estimated at its boundary (zero): the no-frailty model fits as
+    well; the fit reports the boundary likelihood-ratio test (chi-bar-squared, p/2)."""
+
+
+class MixtureBoundaryWarning(DreamkitWarning):
+    """A mixing distribution's support point was dropped at the boundary (probability 0) and
+    the model refitted without it (the constrained maximum)."""
 
 
 class InferenceWarning(DreamkitWarning):
