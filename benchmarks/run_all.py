@@ -28,6 +28,7 @@ FULL = [
     ["w8_power.py"],
     ["formula_overhead.py"],
     ["w6_scale_out.py"],
+    ["w9_frailty.py"],
 ]
 QUICK = [
     ["w1_outcomes.py", "--sizes", "10000", "100000"],

@@ -160,6 +160,16 @@ _FACE: dict[str, str] = {
     "MatchResult": "dreamkit.estimate.panel",
     "simulate_staggered": "dreamkit.simulate.staggered",
     "StaggeredSettings": "dreamkit.simulate.staggered",
+    "FrailtyHazard": "dreamkit.estimate.duration.frailty",
+    "FrailtyResult": "dreamkit.estimate.duration.frailty",
+    "TimingOfEvents": "dreamkit.estimate.duration.timing",
+    "TimingResult": "dreamkit.estimate.duration.timing",
+    "simulate_frailty_durations": "dreamkit.simulate.durations",
+    "simulate_timing_of_events": "dreamkit.simulate.durations",
+    "MixtureBoundaryError": "dreamkit.errors",
+    "IdentificationError": "dreamkit.errors",
+    "FrailtyBoundaryWarning": "dreamkit.errors",
+    "MixtureBoundaryWarning": "dreamkit.errors",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -182,11 +192,17 @@ __all__ = [
     "EmploymentTable",
     "EstimationError",
     "EventStudyResult",
+    "FrailtyBoundaryWarning",
+    "FrailtyHazard",
+    "FrailtyResult",
     "HorizonStatus",
+    "IdentificationError",
     "InferenceWarning",
     "InputError",
     "Ladder",
     "MatchResult",
+    "MixtureBoundaryError",
+    "MixtureBoundaryWarning",
     "NormalClusterModel",
     "OutcomeSpec",
     "OutputWriteError",
@@ -205,6 +221,8 @@ __all__ = [
     "StatusRule",
     "StatusSpec",
     "TeamDesign",
+    "TimingOfEvents",
+    "TimingResult",
     "TrialDesignError",
     "TrueEffects",
     "aalen_johansen",
@@ -294,9 +312,11 @@ __all__ = [
     "run_report",
     "selfefficacy_grid",
     "set_executor",
+    "simulate_frailty_durations",
     "simulate_population",
     "simulate_power",
     "simulate_staggered",
+    "simulate_timing_of_events",
     "simulate_trial",
     "status_at_horizons",
     "stratified_exact",
@@ -360,8 +380,12 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         DreamkitError,
         DreamkitWarning,
         EstimationError,
+        FrailtyBoundaryWarning,
+        IdentificationError,
         InferenceWarning,
         InputError,
+        MixtureBoundaryError,
+        MixtureBoundaryWarning,
         OutputWriteError,
         OverlappingSpellsError,
         SchedulerUnreachableError,
@@ -389,9 +413,11 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         piecewise,
         week_dummies,
     )
+    from dreamkit.estimate.duration.frailty import FrailtyHazard, FrailtyResult
     from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
     from dreamkit.estimate.duration.person_period import expand_person_periods, expand_spells
     from dreamkit.estimate.duration.survival import kaplan_meier
+    from dreamkit.estimate.duration.timing import TimingOfEvents, TimingResult
     from dreamkit.estimate.linear.balance import balance, study_samples
     from dreamkit.estimate.linear.heterogeneity import selfefficacy_grid
     from dreamkit.estimate.linear.peers import peer_effects
@@ -495,5 +521,6 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         simulate_population,
         simulate_trial,
     )
+    from dreamkit.simulate.durations import simulate_frailty_durations, simulate_timing_of_events
     from dreamkit.simulate.staggered import StaggeredSettings, simulate_staggered
     from dreamkit.validate import validate
