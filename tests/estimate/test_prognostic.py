@@ -10,6 +10,7 @@ import scipy.stats
 
 from dreamkit.errors import InputError
 from dreamkit.estimate.linear.prognostic import prognostic_selection, tobit, tobit_loglik
+from dreamkit.estimate.results import TIDY_LEADING
 
 
 def _censored(seed: int, n: int = 400, beta=(0.3, 0.4), sigma=0.5):
@@ -98,15 +99,7 @@ def test_selection_ranks_the_prognostic_variable_first():
     result = prognostic_selection(data, ["share_81"], ["noise", "strong", "const"])
     table = result.table
     tidy = result.tidy()
-    assert tidy.columns[:7] == [
-        "term",
-        "estimate",
-        "std_error",
-        "statistic",
-        "p_value",
-        "conf_low",
-        "conf_high",
-    ]
+    assert tuple(tidy.columns[:7]) == TIDY_LEADING
     np.testing.assert_allclose(tidy["statistic"], table["z"], rtol=1e-12)
     np.testing.assert_allclose(tidy["p_value"], table["p_value"], rtol=1e-12)
     first = table.filter(pl.col("rank") == 1).row(0, named=True)

@@ -20,7 +20,7 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from dreamkit.errors import EstimationError, InputError
-from dreamkit.estimate.results import Result
+from dreamkit.estimate.results import TIDY_LEADING, Result
 from dreamkit.estimate.smalltrial import (
     cmh,
     compare_continuous,
@@ -295,15 +295,7 @@ def test_risk_difference_result_protocol() -> None:
     rd = risk_difference(arm, y, outcome="self_support")
     assert isinstance(rd, Result)
     tidy = rd.tidy()
-    assert tidy.columns[:7] == [
-        "term",
-        "estimate",
-        "std_error",
-        "statistic",
-        "p_value",
-        "conf_low",
-        "conf_high",
-    ]
+    assert tuple(tidy.columns[:7]) == TIDY_LEADING
     assert tidy["interval"].to_list() == ["newcombe", "exact", "wald"]
     new = tidy.row(0, named=True)
     ref = confint_proportions_2indep(8, 28, 2, 26, method="newcomb", compare="diff")

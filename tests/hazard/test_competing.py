@@ -18,6 +18,7 @@ from dreamkit.estimate.duration.competing import CompetingRisksHazard, aalen_joh
 from dreamkit.estimate.duration.duration_dependence import intervals, piecewise, week_dummies
 from dreamkit.estimate.duration.hazard import DiscreteTimeHazard
 from dreamkit.estimate.duration.person_period import expand_person_periods
+from dreamkit.estimate.results import TIDY_LEADING
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _competing_data import CAUSES, simulate_competing
@@ -84,13 +85,7 @@ def test_equals_statsmodels_mnlogit(data, cov_type, cut):
     assert res.fit.n_trials == pp.height
     tidy = res.tidy()
     assert tidy.columns[:8] == [
-        "term",
-        "estimate",
-        "std_error",
-        "statistic",
-        "p_value",
-        "conf_low",
-        "conf_high",
+        *TIDY_LEADING,
         "exit",
     ]
     assert tidy.height == 3 * (3 if cut is None else 4)
