@@ -203,6 +203,14 @@ def test_small_cells_are_suppressed(tmp_path: Path, inputs: Inputs, k: int) -> N
         for col in ("n treated", "n control"):
             assert rows[col].to_list().count(SUPPRESSED) != 1
     assert ctx.log.entries
+    # p-values are a function of the counts given the arms' N: hidden with them
+    for label in ("6m", "12m"):
+        rows = table.filter(pl.col("horizon") == label)
+        if (rows.head(2) == SUPPRESSED).to_numpy().any():
+            assert set(rows["Fisher p"].to_list()) == {SUPPRESSED}
+    # an estimator's reason never carries counts into the table
+    for cell in ctx.tables["horizons_logit"].frame["odds ratio"].to_list():
+        assert "persons)" not in cell
 
 
 def test_no_person_identifier_in_outputs(ran: ReportContext, inputs: Inputs) -> None:
@@ -231,3 +239,13 @@ def test_config_keys_are_validated() -> None:
     ):
         with pytest.raises(ConfigError, match=r"\[horizons\]"):
             parse_config({"horizons": bad})
+
+
+def test_a_horizon_beyond_the_register_skips_with_the_reason(
+    tmp_path: Path, inputs: Inputs
+) -> None:
+    config = replace(inputs.config, horizons=HorizonsConfig(months=(6, 60)))
+    ctx = _context(replace(inputs, config=config), tmp_path)
+    section = run_section(ctx, SPEC)
+    assert section.paragraphs[0].startswith("Skipped: nobody is followed up to horizon '60m'")
+    assert not ctx.tables  # nothing half-published

@@ -28,6 +28,7 @@ data do not identify (separation) gives a "not estimable" row with the estimator
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import polars as pl
@@ -138,6 +139,10 @@ def horizons_section(ctx: ReportContext) -> Section:
             )
             for arm, n in (("treated", n1), ("control", n0))
         }
+        if arms_ok and any(any(h) for h in hidden.values()):
+            # given the arms' N, a test's p-value is a function of the hidden counts
+            ctx.log.record(out1, f"{label}: p-values", "a count they are computed from is hidden")
+            arms_ok = False
         for j, s in enumerate(spec.labels):
             r = table.filter(pl.col("outcome") == f"status={s}").row(0, named=True)
             cells: list[object] = [label, s]
@@ -244,7 +249,7 @@ def _logit_row(
         odds = res.tidy(exponentiate=True).filter(pl.col("term") == C.TREATED).row(0, named=True)
         rd = res.risk_difference(C.TREATED).row(0, named=True)
     except EstimationError as err:
-        return [label, f"{NOT_ESTIMABLE}: {err}", "", "", "", "", "", ""]
+        return [label, f"{NOT_ESTIMABLE}: {_without_counts(str(err))}", "", "", "", "", "", ""]
     fits[label] = res
     g = res.glance().row(0, named=True)
     return [
@@ -257,3 +262,9 @@ def _logit_row(
         g["n_obs"],
         g["n_clusters"],
     ]
+
+
+def _without_counts(message: str) -> str:
+    """An estimator's reason without its parenthesised counts (e.g. "(0 events among 3
+    persons)"), which could show a cell of fewer than k persons."""
+    return re.sub(r"\s*\([^()]*\d[^()]*\)", "", message)
