@@ -132,6 +132,26 @@ class DisclosureConfig:
     min_cell: int = 5
 
 
+#: Annotation of ``[horizons].months`` (an int list that may be empty; its own converter).
+Months = tuple[int, ...]
+#: Annotation of ``[horizons].success`` (status name -> code-map sets; its own converter).
+StatusSets = dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class HorizonsConfig:
+    """``[horizons]``: status at horizons after allocation and binary outcomes (optional).
+
+    ``months`` empty (the default) leaves the section out. ``success`` maps status names, in
+    hierarchy order (first match wins), to code-map sets; empty = one status named after
+    ``[outcomes].employment_set``. ``weeks_in_set``: consecutive weeks in the set, ending in
+    the horizon week, that a status needs (1 = the state held in the horizon week)."""
+
+    months: Months = ()
+    success: StatusSets = field(default_factory=dict)
+    weeks_in_set: int = 1
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated analysis configuration (see module docstring)."""
@@ -145,6 +165,7 @@ class Config:
     peers: PeersConfig = field(default_factory=PeersConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     disclosure: DisclosureConfig = field(default_factory=DisclosureConfig)
+    horizons: HorizonsConfig = field(default_factory=HorizonsConfig)
 
 
 _SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
@@ -265,6 +286,31 @@ def _as_int_tuple(where: str, value: Any, base_dir: Path) -> tuple[int, ...]:
     return tuple(_as_int(f"{where}[{i}]", v, base_dir) for i, v in enumerate(value))
 
 
+def _as_months(where: str, value: Any, base_dir: Path) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of integers (months), got {_show(value)}")
+    months = tuple(_as_int(f"{where}[{i}]", v, base_dir) for i, v in enumerate(value))
+    if len(set(months)) != len(months):
+        raise ConfigError(f"{where} lists a horizon twice; give each horizon once")
+    return months
+
+
+def _as_status_sets(where: str, value: Any, base_dir: Path) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{where} must be a table of status names -> code-map sets, e.g. "
+            f'{{ self_support = ["employment"] }}, got {_show(value)}'
+        )
+    out = {}
+    for key, sets in value.items():
+        name = _as_str(f"{where} key", key, base_dir)
+        items = _as_str_tuple(f"{where}.{name}", sets, base_dir)
+        if not items:
+            raise ConfigError(f'{where}.{name} names no set; give e.g. ["employment"]')
+        out[name] = items
+    return out
+
+
 _CONVERTERS: dict[str, Callable[[str, Any, Path], Any]] = {
     "int": _as_int,
     "float": _as_float,
@@ -274,6 +320,8 @@ _CONVERTERS: dict[str, Callable[[str, Any, Path], Any]] = {
     "tuple[str, ...]": _as_str_tuple,
     "tuple[int, ...]": _as_int_tuple,
     "dict[str, str]": _as_rename,
+    "Months": _as_months,
+    "StatusSets": _as_status_sets,
 }
 
 
@@ -332,6 +380,8 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "[inference].level": _between(0.5, 0.999),
     "[inference].seed": _between(0, 2**63 - 1),
     "[disclosure].min_cell": _between(1, 1000),
+    "[horizons].months": _between(1, 120),
+    "[horizons].weeks_in_set": _between(1, 52),
 }
 
 
@@ -423,4 +473,10 @@ seed = 1
 
 [disclosure]
 min_cell = 5                    # suppress every cell built from fewer than 5 persons
+
+[horizons]                      # optional: status at horizons and binary outcomes
+months = []                     # e.g. [6, 12, 18]; empty: the section is left out
+# success = { self_support = ["employment"] }  # status -> code-map sets (first match wins);
+#                               # default: one status, [outcomes].employment_set
+weeks_in_set = 1                # consecutive weeks in the set ending in the horizon week
 """

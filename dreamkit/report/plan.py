@@ -13,6 +13,8 @@ other part runs when its inputs exist and is otherwise left out with one sentenc
 * the **activation outcomes** need the code map to know the ``[outcomes].activation_sets``;
 * **balance** and the **prognostic Tobit** need at least one numeric baseline variable;
 * **subgroups** need at least one 0/1 subgroup column (or the waiting-time split);
+* **status at horizons and binary outcomes** needs ``[horizons].months`` (empty by default)
+  and the code-map sets of its success statuses (checked when the section runs);
 * the prognostic covariates X and subgroup columns of the reference study (the defaults) that a
   trial table lacks are left out with a note; columns named in the configuration itself must
   exist (:class:`~dreamkit.errors.ConfigError` otherwise).
@@ -47,6 +49,7 @@ SECTION_TITLES: tuple[tuple[str, str], ...] = (
     ("peers", "Peer composition"),
     ("robustness", "Robustness"),
     ("subgroups", "Subgroups"),
+    ("horizons", "Status at horizons and binary outcomes"),
 )
 
 #: Optional parts of several sections, with the sections that use them.
@@ -301,6 +304,8 @@ def make_plan(
             f"the code map has no set or state {missing_sets[0]!r}; add it to the code map or "
             "set [outcomes].activation_sets."
         )
+    if not config.horizons.months:
+        skip["horizons"] = "no horizons configured ([horizons].months)."
     if not config.covariates.subgroups and wait is not None:
         skip["subgroups"] = "no 0/1 subgroup column and no waiting-time column."
     return Plan(skip, parts, notes)

@@ -42,6 +42,7 @@ RENAME = {
 NO_UWSES = "the trial table has no UW-SES score"
 NO_WAIT = "the trial table has no waiting-time column"
 NO_ACTIVATION = "the code map has no set or state 'activation_guidance'"
+NO_HORIZONS = "no horizons configured ([horizons].months)."
 
 
 def _own_codemap() -> str:
@@ -139,10 +140,12 @@ def test_sections_that_lack_inputs_are_skipped_with_one_sentence(report: ReportR
         "balance: self-efficacy groups",
         "survival: waiting-time split",
         "subgroups: waiting-time split",
+        "horizons",
     }
     assert skipped["self-efficacy"].startswith(f"Skipped: {NO_UWSES}")
     assert skipped["peers"].startswith(f"Skipped: {NO_UWSES}")
     assert skipped["activation"].startswith(f"Skipped: {NO_ACTIVATION}")
+    assert skipped["horizons"] == f"Skipped: {NO_HORIZONS}"
     assert NO_WAIT in skipped["survival: waiting-time split"]
     paragraphs = _paragraphs(report)
     for sentence in skipped.values():
@@ -204,6 +207,7 @@ def test_config_check_prints_the_plan(files: Path, capsys: pytest.CaptureFixture
     assert f"  skipped:  Heterogeneity by self-efficacy: {NO_UWSES}" in out
     assert f"  skipped:  Peer composition: {NO_UWSES}" in out
     assert f"  skipped:  Activation outcomes: {NO_ACTIVATION}" in out
+    assert f"  skipped:  Status at horizons and binary outcomes: {NO_HORIZONS}" in out
     assert (
         f"  left out: waiting-time split (in descriptive, balance, survival, subgroups): {NO_WAIT}"
         in out

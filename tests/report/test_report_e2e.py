@@ -110,6 +110,9 @@ register = "register.parquet"
 [inference]
 ri_draws = 99
 bootstrap_draws = 99
+
+[horizons]
+months = [6, 12]
 """
 
 
@@ -131,6 +134,7 @@ EXPECTED_SECTIONS = [
     "peers",
     "robustness",
     "subgroups",
+    "horizons",
     "disclosure",
 ]
 EXPECTED_TABLES = [
@@ -149,6 +153,8 @@ EXPECTED_TABLES = [
     "peers",
     "robustness",
     "subgroups",
+    "horizons_status",
+    "horizons_logit",
 ]
 EXPECTED_FIGURES = [
     "sample_flow",
