@@ -131,7 +131,7 @@ def _split_ok(ctx: ReportContext, data: pl.DataFrame, col: str) -> bool:
     total of a level, both levels are suppressed (the table publishes no cell by arm, so this
     hides strictly more than the attack assumed shown).
     """
-    rest = ~pl.col(col).is_in([0, 1]) | pl.col(col).is_null()
+    rest = ~((pl.col(col) == 1) | (pl.col(col) == 0)).fill_null(False)
     counts = [
         [int((frame[C.TREATED] == arm).sum()) for arm in (0, 1)]
         for frame in (
