@@ -24,7 +24,7 @@ from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, ConfigError, InputError
 from dreamkit.register.codemap import CodeMap
 from dreamkit.report.context import ReportContext
-from dreamkit.report.disclosure import DisclosureLog
+from dreamkit.report.disclosure import DisclosureLog, write_audit
 from dreamkit.report.figures import Figure
 from dreamkit.report.html import Section, render_html, write_html
 from dreamkit.report.plan import (
@@ -86,6 +86,7 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
         bar.set_postfix_str("html")
         text = render_html("dreamkit evaluation report", sections, ctx.log, preamble=_preamble(ctx))
         path = write_html(out / "report.html", text)
+        write_audit(ctx.log, out / "disclosure_audit.csv")
         bar.update(1)
     return ReportResult(path, ctx.tables, ctx.figures, ctx.log, ctx.results, ctx.skipped)
 

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from dreamkit.errors import InputError
 
@@ -103,21 +105,48 @@ class DisclosureLog:
     ) -> list[bool]:
         """Primary plus secondary suppression for counts whose total is published.
 
-        Returns a mask (``True`` = suppress) and records every suppressed cell.
+        Returns a mask (``True`` = suppress) and records every suppressed cell. The caller
+        must also hide the total when :meth:`protect_counts` says so (for instance when it
+        equals the only non-zero count); use that method where the total can be hidden.
+        """
+        return self.protect_counts(output, cells, counts)[0]
+
+    def protect_counts(
+        self, output: str, cells: Sequence[str], counts: Sequence[int]
+    ) -> tuple[list[bool], bool]:
+        """Counts that add up to a published total: ``(mask, total_hidden)``.
+
+        Primary suppression hides counts in ``(0, min_cell)``; secondary suppression hides
+        further counts until none is recoverable from the total, and hides the total itself
+        when no other count can protect a hidden one (a total equal to its only non-zero
+        count, or a small total). Every hidden cell and the hidden total are recorded.
         """
         counts_arr = np.asarray(counts, dtype=np.int64)
         mask = (counts_arr > 0) & (counts_arr < self.min_cell)
         for i in np.flatnonzero(mask):
             self.record(output, cells[int(i)], f"count below {self.min_cell}")
-        if mask.sum() == 1:
+
+        def exposed() -> bool:
+            # the total minus the shown counts is the sum of the hidden ones: one hidden count
+            # is then known exactly, several are known to lie in [0, sum] (width < k if small)
+            hidden = counts_arr[mask]
+            return bool(hidden.size) and (hidden.size == 1 or self.small(int(hidden.sum())))
+
+        while exposed():
             others = np.flatnonzero(~mask & (counts_arr > 0))
-            if others.size:
-                j = int(others[np.argmin(counts_arr[others])])
-                mask[j] = True
-                self.record(
-                    output, cells[j], "secondary suppression (the total would reveal a cell)"
-                )
-        return [bool(m) for m in mask]
+            if not others.size:
+                break
+            j = int(others[np.argmin(counts_arr[others])])
+            mask[j] = True
+            self.record(output, cells[j], "secondary suppression (the total would reveal a cell)")
+        total_hidden = exposed()
+        if total_hidden:
+            self.record(
+                output,
+                "total",
+                "secondary suppression (the total would reveal its only hidden cells)",
+            )
+        return [bool(m) for m in mask], total_hidden
 
     def hide_partition(
         self, output: str, cells: Sequence[str], hidden: Sequence[bool], remainder_ok: bool
@@ -472,37 +501,62 @@ def _hide_one_more(g: _Grid, kind: str, index: tuple[int, ...]) -> bool:
     return False
 
 
-def _record_table(log: DisclosureLog, output: str, g: _Grid) -> None:
+def _record_table(
+    log: DisclosureLog,
+    output: str,
+    g: _Grid,
+    rows: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    reason: str = "secondary suppression (row/column totals would reveal a hidden cell)",
+) -> None:
     r, c = g.counts.shape
     k = log.min_cell
+    row_name = list(rows) if rows is not None else [f"row {i}" for i in range(r)]
+    col_name = list(columns) if columns is not None else [f"column {j}" for j in range(c)]
+    if len(row_name) != r or len(col_name) != c:
+        raise InputError(
+            f"{output}: {len(row_name)} row and {len(col_name)} column labels for a "
+            f"{r} x {c} table; give one label per row and per column."
+        )
     for i in range(r):
         for j in range(c):
             if g.hide_cell[i, j]:
                 primary = 0 < g.counts[i, j] < k
                 log.record(
                     output,
-                    f"row {i}, column {j}",
-                    f"count below {k}"
-                    if primary
-                    else "secondary suppression (row/column totals would reveal a hidden cell)",
+                    f"{row_name[i]}, {col_name[j]}",
+                    f"count below {k}" if primary else reason,
                 )
-    for flags, what in ((g.hide_row, "row total"), (g.hide_col, "column total")):
+    for flags, names, what in (
+        (g.hide_row, row_name, "row total"),
+        (g.hide_col, col_name, "column total"),
+    ):
         for m in np.flatnonzero(flags):
-            log.record(output, f"{what} {m}", "margin suppressed (small, or would reveal a cell)")
+            log.record(
+                output, f"{what}: {names[m]}", "margin suppressed (small, or would reveal a cell)"
+            )
     if g.hide_total:
         log.record(output, "total", "margin suppressed (small, or would reveal a cell)")
 
 
-def protect_table(log: DisclosureLog, output: str, counts: npt.ArrayLike) -> CountTable:
+def protect_table(
+    log: DisclosureLog,
+    output: str,
+    counts: npt.ArrayLike,
+    *,
+    rows: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+) -> CountTable:
     """Publishable form of a two-way count table with its margins (module comment above).
 
     Primary suppression hides counts (and margins) in ``(0, min_cell)``; secondary suppression
     then hides further cells, and if needed margins, until the attack recovers no hidden cell.
-    Every hidden cell is recorded in ``log`` with its reason.
+    Every hidden cell is recorded in ``log`` with its reason, named by the ``rows`` and
+    ``columns`` labels when given.
     """
     g = _grid(counts, log.min_cell)
     _protect([g], log.min_cell, nested=False)
-    _record_table(log, output, g)
+    _record_table(log, output, g, rows, columns)
     return g.published()
 
 
@@ -510,6 +564,9 @@ def protect_nested(
     log: DisclosureLog,
     outputs: tuple[str, str],
     counts: tuple[npt.ArrayLike, npt.ArrayLike],
+    *,
+    rows: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[CountTable, CountTable]:
     """Two tables of the same cells where the second's persons are a subset of the first's
     (a subgroup and the full sample; two samples one of which drops a few persons).
@@ -525,8 +582,11 @@ def protect_nested(
             "no cell larger than in the first)."
         )
     _protect([ga, gb], log.min_cell, nested=True)
-    _record_table(log, outputs[0], ga)
-    _record_table(log, outputs[1], gb)
+    nested_reason = (
+        "nested suppression (the difference from the other table would reveal a hidden count)"
+    )
+    _record_table(log, outputs[0], ga, rows, columns, nested_reason)
+    _record_table(log, outputs[1], gb, rows, columns, nested_reason)
     return ga.published(), gb.published()
 
 
@@ -567,11 +627,25 @@ def audit(log: DisclosureLog) -> list[dict[str, str]]:
         ("built from", "primary"),
         ("dominance", "dominance"),
         ("secondary", "secondary"),
+        ("nested", "nested"),
+        ("differs from", "nested"),
+        ("steps of fewer", "secondary"),
         ("complementary", "secondary"),
         ("margin", "secondary"),
     )
     rows = []
     for e in log.entries:
-        kind = next((name for key, name in kinds if e.reason.startswith(key)), "other")
+        kind = next((name for key, name in kinds if e.reason.startswith(key)), "")
+        if not kind:  # section-specific wording: revealing by subtraction is secondary
+            kind = "secondary" if "reveal" in e.reason else "other"
         rows.append({"output": e.output, "cell": e.cell, "reason": e.reason, "kind": kind})
     return rows
+
+
+def write_audit(log: DisclosureLog, path: Path) -> Path:
+    """Write :func:`audit` as a CSV (columns output, cell, reason, kind; a header only when
+    nothing was suppressed) next to the report, for the output checker of the research
+    server."""
+    schema = {"output": pl.String, "cell": pl.String, "reason": pl.String, "kind": pl.String}
+    pl.DataFrame(audit(log), schema=schema).write_csv(path)
+    return path

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dreamkit.report.disclosure import DisclosureLog
+from dreamkit.report.disclosure import DisclosureLog, audit
 from dreamkit.report.figures import Figure
 from dreamkit.report.tables import Table
 
@@ -92,11 +92,11 @@ def _disclosure_html(log: DisclosureLog) -> str:
     if not log.entries:
         return head + "</section>"
     rows = "".join(
-        f"<tr><td>{html.escape(e.output)}</td><td>{html.escape(e.cell)}</td>"
-        f"<td>{html.escape(e.reason)}</td></tr>"
-        for e in log.entries
+        f"<tr><td>{html.escape(e['output'])}</td><td>{html.escape(e['cell'])}</td>"
+        f"<td>{html.escape(e['kind'])}</td><td>{html.escape(e['reason'])}</td></tr>"
+        for e in audit(log)
     )
     return (
-        head + '<table id="suppressions"><thead><tr><th>output</th><th>cell</th><th>reason</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table></section>"
+        head + '<table id="suppressions"><thead><tr><th>output</th><th>cell</th><th>kind</th>'
+        f"<th>reason</th></tr></thead><tbody>{rows}</tbody></table></section>"
     )

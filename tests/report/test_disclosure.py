@@ -35,7 +35,7 @@ def test_group_ok_uses_the_smallest_group() -> None:
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=8), st.integers(1, 10))
 def test_a_published_total_never_reveals_one_suppressed_cell(counts: list[int], k: int) -> None:
     log = DisclosureLog(min_cell=k)
-    mask = log.suppress_with_total("flow", [f"c{i}" for i in range(len(counts))], counts)
+    mask, total_hidden = log.protect_counts("flow", [f"c{i}" for i in range(len(counts))], counts)
     suppressed = [c for c, m in zip(counts, mask, strict=True) if m]
     # every small positive count is suppressed ...
     assert all(m for c, m in zip(counts, mask, strict=True) if 0 < c < k)
@@ -43,7 +43,27 @@ def test_a_published_total_never_reveals_one_suppressed_cell(counts: list[int], 
     n_positive = sum(c > 0 for c in counts)
     if suppressed and n_positive > 1:
         assert len(suppressed) >= 2
-    assert len(log.entries) == sum(mask)
+    assert len(log.entries) == sum(mask) + total_hidden
+    # an attacker knows the shown counts and the total (unless hidden): the hidden counts add
+    # up to total - shown, so each lies in [0, that sum]; that range must be at least k wide,
+    # else the total is hidden
+    if suppressed and not total_hidden:
+        assert len(suppressed) >= 2 and sum(suppressed) >= k
+    if total_hidden:
+        assert len(suppressed) == 1 or 0 < sum(suppressed) < k
+    # the old entry point returns the same mask
+    assert (
+        DisclosureLog(min_cell=k).suppress_with_total("flow", ["c"] * len(counts), counts) == mask
+    )
+
+
+def test_a_total_equal_to_its_only_non_zero_count_is_hidden() -> None:
+    log = DisclosureLog(min_cell=5)
+    mask, total_hidden = log.protect_counts("flow", ["a", "b", "c"], [0, 3, 0])
+    assert mask == [False, True, False] and total_hidden
+    assert [e.cell for e in log.entries] == ["b", "total"]
+    mask, total_hidden = log.protect_counts("flow", ["a", "b", "c"], [1, 2, 9])
+    assert mask == [True, True, True] and not total_hidden
 
 
 def test_at_risk_horizon() -> None:

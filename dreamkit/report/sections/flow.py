@@ -28,11 +28,12 @@ def flow_section(ctx: ReportContext) -> Section:
     reasons = [str(r) for r in flow["reason"]]
     removed = [int(r) for r in flow["removed"]]
     remaining = [int(r) for r in flow["remaining"]]
-    hidden = ctx.log.suppress_with_total(NAME, [f"excluded: {s}" for s in steps], removed)
+    hidden, total_hidden = ctx.log.protect_counts(NAME, [f"excluded: {s}" for s in steps], removed)
     n_start = ctx.randomised.height
-    # randomised minus analysed (analysed is published everywhere) must not reveal a small
-    # total: hide the randomised count, and every intermediate remaining count, then
-    start_hidden = ctx.log.small(n_start - ctx.n_persons)
+    # randomised minus analysed (analysed is published everywhere) is the exclusions' total:
+    # when it is small or would reveal the hidden exclusions, hide the randomised count, and
+    # every intermediate remaining count, then
+    start_hidden = total_hidden or ctx.log.small(n_start - ctx.n_persons)
     if start_hidden:
         ctx.log.record(NAME, "randomised", "randomised - analysed would reveal a small count")
     marked = [i for i, h in enumerate(hidden) if h]

@@ -16,7 +16,7 @@ import polars as pl
 from dreamkit.design import columns as C
 from dreamkit.errors import EstimationError
 from dreamkit.report.context import ReportContext
-from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.disclosure import SUPPRESSED, protect_table
 from dreamkit.report.etable import etable
 from dreamkit.report.figures import new_figure
 from dreamkit.report.html import Section
@@ -120,6 +120,48 @@ def _row(model: str, outcome: str, r: dict[str, Any], se: str) -> list[object]:
     ]
 
 
+def _split_ok(ctx: ReportContext, data: pl.DataFrame, col: str) -> bool:
+    """Whether a subgroup split may be published next to the full sample.
+
+    The subgroup (level 1), its complement (level 0) and the persons without a value are
+    counted by arm; the full sample's arm sizes and N are the margins, published elsewhere.
+    Both levels' N are published in the table, so "all minus the subgroup" must not reveal a
+    small complement or remainder: the table goes through
+    :func:`~dreamkit.report.disclosure.protect_table`, and when it has to hide any cell or row
+    total of a level, both levels are suppressed (the table publishes no cell by arm, so this
+    hides strictly more than the attack assumed shown).
+    """
+    rest = ~((pl.col(col) == 1) | (pl.col(col) == 0)).fill_null(False)
+    counts = [
+        [int((frame[C.TREATED] == arm).sum()) for arm in (0, 1)]
+        for frame in (
+            data.filter(pl.col(col) == 1),
+            data.filter(pl.col(col) == 0),
+            data.filter(rest),
+        )
+    ]
+    published = protect_table(
+        ctx.log,
+        "subgroups",
+        counts,
+        rows=[f"{col} = 1", f"{col} = 0", f"{col} without a value"],
+        columns=["control", "course"],
+    )
+    shown = all(
+        published.row_totals[i] != SUPPRESSED and all(c != SUPPRESSED for c in published.cells[i])
+        for i in (0, 1)
+    )
+    if not shown:
+        for level in (1, 0):
+            ctx.log.record(
+                "subgroups",
+                f"{col} = {level}",
+                "nested suppression (the full sample minus the published subgroups would "
+                "reveal a hidden count)",
+            )
+    return shown
+
+
 def subgroups_section(ctx: ReportContext) -> Section:
     """Week-W ITT by subgroup (and waiting time), suppressed where an arm is below k."""
     from dreamkit.estimate.linear.robustness import subgroups
@@ -139,6 +181,7 @@ def subgroups_section(ctx: ReportContext) -> Section:
         ok = True
         for level in (1, 0):
             ok &= ctx.arms_ok(data.filter(pl.col(col) == level), "subgroups", f"{col} = {level}")
+        ok = ok and _split_ok(ctx, data, col)
         if not ok:
             rows += [[f"{col} = {level}", *[SUPPRESSED] * 6] for level in (1, 0)]
             continue
