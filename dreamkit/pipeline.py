@@ -75,6 +75,7 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
             out_dir=out,
             log=DisclosureLog(config.disclosure.min_cell),
             plan=inputs.plan,
+            register=inputs.register,
         )
         ctx.results["outcomes"] = inputs.outcomes
         sections: list[Section] = []
@@ -101,6 +102,7 @@ class Inputs:
     outcomes: Any
     config: Config
     plan: Plan
+    register: Any = None  # the weekly state register (the observational section reads it)
 
 
 def load_inputs(config: Config) -> Inputs:
@@ -139,7 +141,7 @@ def load_inputs(config: Config) -> Inputs:
     check_columns(persons, config)
     effective, notes = resolve_columns(persons, config)
     plan = make_plan(persons, trial, effective, tuple(notes))
-    return Inputs(trial, persons, outcomes.flow.table(), outcomes, effective, plan)
+    return Inputs(trial, persons, outcomes.flow.table(), outcomes, effective, plan, register)
 
 
 def _booleans_as_01(frame: pl.DataFrame) -> pl.DataFrame:

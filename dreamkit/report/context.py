@@ -43,6 +43,8 @@ class ReportContext:
     plan: Plan | None = None  # what runs; computed from the data when not given
     #: section id -> the one sentence saying why it (or a part of it) did not run
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the weekly state register behind ``persons`` (read by the observational section)
+    register: Any = None
 
     def __post_init__(self) -> None:
         if self.plan is None:

@@ -47,6 +47,13 @@ SECTION_TITLES: tuple[tuple[str, str], ...] = (
     ("peers", "Peer composition"),
     ("robustness", "Robustness"),
     ("subgroups", "Subgroups"),
+    ("observational", "Observational comparison (programme starts)"),
+)
+
+#: Why the observational section does not run without a starts file.
+NO_STARTS = (
+    "no programme starts given ([observational].starts); this section serves non-randomised "
+    "comparisons."
 )
 
 #: Optional parts of several sections, with the sections that use them.
@@ -303,4 +310,6 @@ def make_plan(
         )
     if not config.covariates.subgroups and wait is not None:
         skip["subgroups"] = "no 0/1 subgroup column and no waiting-time column."
+    if config.observational.starts is None:
+        skip["observational"] = NO_STARTS
     return Plan(skip, parts, notes)
