@@ -28,6 +28,7 @@ from dreamkit.report.disclosure import DisclosureLog
 from dreamkit.report.figures import Figure
 from dreamkit.report.html import Section, render_html, write_html
 from dreamkit.report.plan import (
+    NO_STARTS,
     SECTION_TITLES,
     Plan,
     activation_outcomes,
@@ -268,7 +269,12 @@ def _preamble(ctx: ReportContext) -> list[str]:
         else f"register {config.input.register.name if config.input.register else ''} and "
         f"trial table {config.input.trial.name if config.input.trial else ''}"
     )
-    skipped = [title for sid, title in SECTION_TITLES if sid in ctx.runs.skip]
+    # the optional observational section is not "missing" from a report that gave no starts
+    skipped = [
+        title
+        for sid, title in SECTION_TITLES
+        if sid in ctx.runs.skip and ctx.runs.skip[sid] != NO_STARTS
+    ]
     left_out = list(ctx.runs.parts)
     plan = []
     if skipped or left_out:
