@@ -19,7 +19,7 @@ import pytest
 from dreamkit.config import Config, parse_config
 from dreamkit.errors import ConfigError
 from dreamkit.estimate.panel import callaway_santanna, event_study_register, sun_abraham
-from dreamkit.register.calendar import week_label
+from dreamkit.register.calendar import months_of_weeks, week_label
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED, DisclosureLog
 from dreamkit.report.plan import NO_STARTS, make_plan
@@ -234,6 +234,31 @@ def test_on_the_report_pipeline(tmp_path: Path) -> None:
     )
     mine = ctx.results["observational"]["twfe"]
     np.testing.assert_allclose(mine.tidy()["estimate"], direct.tidy()["estimate"], rtol=1e-10)
+    # Callaway-Sant'Anna on a person-month panel built here by a polars group-by (the section
+    # uses np.add.reduceat over the register's state array)
+    reg = inputs.register
+    rows = reg.require_rows(ids, column="person_id")
+    emp = reg.codemap.mask("employment")[reg.states[rows]].astype(np.float64)
+    month = months_of_weeks(np.asarray(reg.weeks)).astype(np.int64)
+    weekly = pl.DataFrame(
+        {
+            "person_id": np.repeat(ids.to_numpy(), month.size),
+            "period": np.tile(month, ids.len()),
+            "y": emp.ravel(),
+        }
+    )
+    start_month = starts.with_columns(
+        start=pl.Series(months_of_weeks(start).astype(np.int64)).set(pl.Series(never), None)
+    ).select("person_id", "start")
+    monthly = (
+        weekly.group_by("person_id", "period")
+        .agg(pl.col("y").mean())
+        .join(start_month, on="person_id")
+    )
+    cs = callaway_santanna(monthly, outcome="y", unit="person_id", time="period", start="start")
+    mine_cs = ctx.results["observational"]["callaway_santanna"].tidy()
+    np.testing.assert_allclose(mine_cs["estimate"], cs.tidy()["estimate"], rtol=1e-10)
+    np.testing.assert_allclose(mine_cs["std_error"], cs.tidy()["std_error"], rtol=1e-10)
     notes = " ".join(ctx.tables["observational_event_time"].notes)
     assert "rows of the starts file are not analysed persons" in notes
     files = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix != ".png"]
