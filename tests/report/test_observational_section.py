@@ -166,6 +166,11 @@ def test_missing_column_names_it(staggered: dict[str, object], tmp_path: Path) -
     section = run_section(ctx, SPEC)
     assert "'begin'" in section.paragraphs[0] and "[observational].start" in section.paragraphs[0]
     assert not ctx.tables and not ctx.figures
+    d = staggered["dir"]
+    assert isinstance(d, Path)
+    (d / "starts.txt").write_text("person_id\n")
+    ctx = _context(staggered, tmp_path, {**OBS, "starts": "starts.txt"})
+    assert "must be a .csv or .parquet file" in run_section(ctx, SPEC).paragraphs[0]
     with pytest.raises(ConfigError, match="estimators"):
         parse_config({"observational": {"estimators": ["ols"]}})
     with pytest.raises(ConfigError, match="period"):

@@ -56,6 +56,10 @@ def read_starts(cfg: ObservationalConfig) -> pl.DataFrame:
     naming the missing column otherwise."""
     assert cfg.starts is not None
     path = Path(cfg.starts)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise ConfigError(
+            f"[observational].starts must be a .csv or .parquet file, got {path.name!r}"
+        )
     if path.suffix.lower() == ".parquet":
         frame = pl.read_parquet(path)
     else:
