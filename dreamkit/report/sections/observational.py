@@ -279,12 +279,16 @@ def _figure(ctx: ReportContext, tidies: dict[str, pl.DataFrame], unit: str) -> A
     fig, (ax,) = new_figure()
     styles = {"twfe": "-", "callaway_santanna": "--", "sun_abraham": ":"}
     for i, (name, t) in enumerate(tidies.items()):
-        k = t["event_time"].to_numpy().astype(np.float64) + (i - 1) * 0.12
-        est = t["estimate"].to_numpy()
+        path = t.select("event_time", "estimate", "conf_low", "conf_high")
+        if -1 not in path["event_time"]:  # normalised: the reference period is 0 by definition
+            ref = pl.DataFrame({c: [-1 if c == "event_time" else 0.0] for c in path.columns})
+            path = pl.concat([path, ref.cast(path.schema)]).sort("event_time")
+        k = path["event_time"].to_numpy().astype(np.float64) + (i - 1) * 0.12
+        est = path["estimate"].to_numpy()
         ax.errorbar(
             k,
             est,
-            yerr=[est - t["conf_low"].to_numpy(), t["conf_high"].to_numpy() - est],
+            yerr=[est - path["conf_low"].to_numpy(), path["conf_high"].to_numpy() - est],
             fmt="o",
             ms=2.5,
             lw=0.8,
