@@ -152,6 +152,30 @@ class HorizonsConfig:
     weeks_in_set: int = 1
 
 
+#: The estimators the observational section can run.
+OBSERVATIONAL_ESTIMATORS = ("twfe", "callaway_santanna", "sun_abraham")
+
+
+@dataclass(frozen=True)
+class ObservationalConfig:
+    """``[observational]``: the optional observational comparison by programme start.
+
+    Without ``starts`` the section is skipped. ``starts`` is a CSV or Parquet file with one row
+    per person: ``person`` id, ``start`` (week ordinal, week label column as dates, or null for
+    never-started) and, if ``cluster`` is set, the cluster column (default: cluster by person).
+    """
+
+    starts: Path | None = None  # CSV or Parquet; None = section skipped
+    person: str = "person_id"  # person-id column of the starts file
+    start: str = "start_week"  # start column: week ordinal or date; null = never started
+    cluster: str | None = None  # cluster column of the starts file; None = by person
+    state_set: str = "employment"  # outcome: 1 while in this code-map set or state
+    leads: int = 8
+    lags: int = 26
+    period: str = "week"  # "week" or "month"
+    estimators: tuple[str, ...] = OBSERVATIONAL_ESTIMATORS
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated analysis configuration (see module docstring)."""
@@ -166,6 +190,7 @@ class Config:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     disclosure: DisclosureConfig = field(default_factory=DisclosureConfig)
     horizons: HorizonsConfig = field(default_factory=HorizonsConfig)
+    observational: ObservationalConfig = field(default_factory=ObservationalConfig)
 
 
 _SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
@@ -345,6 +370,19 @@ def _between(low: float, high: float) -> Callable[[str, Any], None]:
     return check
 
 
+def _subset_of(*allowed: str) -> Callable[[str, Any], None]:
+    def check(where: str, value: Any) -> None:
+        if not value:
+            raise ConfigError(f"{where} must name at least one of {', '.join(map(_show, allowed))}")
+        for v in value:
+            if v not in allowed:
+                raise ConfigError(
+                    f"{where} must list some of {', '.join(map(_show, allowed))}, got {_show(v)}"
+                )
+
+    return check
+
+
 def _week_label(where: str, value: Any) -> None:
     from dreamkit.errors import WeekLabelError
     from dreamkit.register.labels import week_of_value
@@ -382,6 +420,10 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "[disclosure].min_cell": _between(1, 1000),
     "[horizons].months": _between(1, 120),
     "[horizons].weeks_in_set": _between(1, 52),
+    "[observational].leads": _between(1, 520),
+    "[observational].lags": _between(0, 520),
+    "[observational].period": _one_of("week", "month"),
+    "[observational].estimators": _subset_of(*OBSERVATIONAL_ESTIMATORS),
 }
 
 
@@ -479,4 +521,16 @@ months = []                     # e.g. [6, 12, 18]; empty: the section is left o
 # success = { self_support = ["employment"] }  # status -> code-map sets (first match wins);
 #                               # default: one status, [outcomes].employment_set
 weeks_in_set = 1                # consecutive weeks in the set ending in the horizon week
+
+[observational]                 # optional: non-randomised comparison by programme start
+# starts = "starts.csv"         # one row per person: person_id, start_week (week ordinal or
+#                               # date; empty = never started); without it the section is skipped
+person = "person_id"            # person-id column of the starts file
+start = "start_week"            # start column
+# cluster = "team"              # cluster column of the starts file (default: by person)
+state_set = "employment"        # outcome: 1 in the weeks the person is in this set
+leads = 8                       # event window: 8 periods before the start ...
+lags = 26                       # ... to 26 after (end bins pool the rest)
+period = "week"                 # "week" or "month"
+estimators = ["twfe", "callaway_santanna", "sun_abraham"]
 """

@@ -28,6 +28,7 @@ from dreamkit.report.disclosure import DisclosureLog, write_audit
 from dreamkit.report.figures import Figure
 from dreamkit.report.html import Section, render_html, write_html
 from dreamkit.report.plan import (
+    NO_STARTS,
     SECTION_TITLES,
     Plan,
     activation_outcomes,
@@ -103,7 +104,7 @@ class Inputs:
     outcomes: Any
     config: Config
     plan: Plan
-    register: Any = None  # the weekly register (status at horizons reads it)
+    register: Any = None  # the weekly state register (horizons and observational sections)
 
 
 def load_inputs(config: Config) -> Inputs:
@@ -269,7 +270,12 @@ def _preamble(ctx: ReportContext) -> list[str]:
         else f"register {config.input.register.name if config.input.register else ''} and "
         f"trial table {config.input.trial.name if config.input.trial else ''}"
     )
-    skipped = [title for sid, title in SECTION_TITLES if sid in ctx.runs.skip]
+    # the optional observational section is not "missing" from a report that gave no starts
+    skipped = [
+        title
+        for sid, title in SECTION_TITLES
+        if sid in ctx.runs.skip and ctx.runs.skip[sid] != NO_STARTS
+    ]
     left_out = list(ctx.runs.parts)
     plan = []
     if skipped or left_out:

@@ -43,7 +43,8 @@ class ReportContext:
     plan: Plan | None = None  # what runs; computed from the data when not given
     #: section id -> the one sentence saying why it (or a part of it) did not run
     skipped: dict[str, str] = field(default_factory=dict)
-    #: the weekly register behind ``persons`` (sections that read it: horizons); may be None
+    #: the weekly state register behind ``persons`` (read by the horizons and observational
+    #: sections); may be None
     register: Any = None
 
     def __post_init__(self) -> None:

@@ -50,6 +50,13 @@ SECTION_TITLES: tuple[tuple[str, str], ...] = (
     ("robustness", "Robustness"),
     ("subgroups", "Subgroups"),
     ("horizons", "Status at horizons and binary outcomes"),
+    ("observational", "Observational comparison (programme starts)"),
+)
+
+#: Why the observational section does not run without a starts file.
+NO_STARTS = (
+    "no programme starts given ([observational].starts); this section serves non-randomised "
+    "comparisons."
 )
 
 #: Optional parts of several sections, with the sections that use them.
@@ -308,4 +315,6 @@ def make_plan(
         skip["horizons"] = "no horizons configured ([horizons].months)."
     if not config.covariates.subgroups and wait is not None:
         skip["subgroups"] = "no 0/1 subgroup column and no waiting-time column."
+    if config.observational.starts is None:
+        skip["observational"] = NO_STARTS
     return Plan(skip, parts, notes)

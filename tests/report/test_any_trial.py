@@ -24,6 +24,7 @@ from dreamkit.pipeline import ReportResult, run_report
 from dreamkit.register.calendar import week_label
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import DisclosureLog
+from dreamkit.report.plan import NO_STARTS
 from dreamkit.report.sections import SectionSpec, run_section
 from dreamkit.report.sections.activation import activation_section
 from dreamkit.report.sections.prognostic import prognostic_section
@@ -141,7 +142,9 @@ def test_sections_that_lack_inputs_are_skipped_with_one_sentence(report: ReportR
         "survival: waiting-time split",
         "subgroups: waiting-time split",
         "horizons",
+        "observational",
     }
+    assert skipped["observational"] == f"Skipped: {NO_STARTS}"
     assert skipped["self-efficacy"].startswith(f"Skipped: {NO_UWSES}")
     assert skipped["peers"].startswith(f"Skipped: {NO_UWSES}")
     assert skipped["activation"].startswith(f"Skipped: {NO_ACTIVATION}")

@@ -23,6 +23,7 @@ from dreamkit.report.sections.descriptive import descriptive_section, descriptiv
 from dreamkit.report.sections.flow import flow_section
 from dreamkit.report.sections.heterogeneity import peers_section, selfefficacy_section
 from dreamkit.report.sections.horizons import horizons_section
+from dreamkit.report.sections.observational import observational_section
 from dreamkit.report.sections.paths import paths_section
 from dreamkit.report.sections.prognostic import prognostic_section
 from dreamkit.report.sections.robustness import robustness_section, subgroups_section
@@ -55,6 +56,7 @@ _BUILDERS: dict[str, tuple[str, Callable[[ReportContext], Section]]] = {
     "robustness": ("robustness (5)-(7)", robustness_section),
     "subgroups": ("subgroups", subgroups_section),
     "horizons": ("status at horizons", horizons_section),
+    "observational": ("observational comparison", observational_section),
 }
 
 SECTIONS: tuple[SectionSpec, ...] = tuple(
