@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -102,6 +105,13 @@ def split(frame: pl.DataFrame, k: int, seed: int) -> list[pl.DataFrame]:
 def client():
     """A real dask.distributed LocalCluster: 2 worker processes, 1 thread each, loopback."""
     distributed = pytest.importorskip("distributed")
+    # Functions defined in test modules reach the workers by reference (pytest imports test
+    # modules under names relative to the repository root): the spawned worker processes,
+    # which start from this process's sys.path, need the root on it, as a user's workers
+    # need the user's code.
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
     cluster = distributed.LocalCluster(
         n_workers=2,
         processes=True,

@@ -119,7 +119,6 @@ def _fail_once(marker: str, key: str):
     return ChunkOutput(pl.DataFrame({"key": [key], "value": [len(key) * 7]}))
 
 
-@pytest.mark.slow  # hung once in a clean-clone CI run under xdist (gather never returned)
 def test_a_killed_worker_does_not_change_the_result(client):
     """Kill one worker process mid-run: its tasks are rerun elsewhere, output identical."""
     tasks = list(range(40))
