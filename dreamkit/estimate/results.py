@@ -29,7 +29,7 @@ df), :meth:`Result._glance` and :attr:`Result.vcov`; everything else is shared. 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -154,12 +154,21 @@ class Result(ABC):
     def _level(self, level: float | None) -> float:
         return check_level(self._fitted_level() if level is None else level)
 
-    def tidy(self, level: float | None = None, *, exponentiate: bool = False) -> pl.DataFrame:
+    def _hidden_terms(self) -> Collection[str]:
+        """Nuisance terms (baseline hazards, absorbed strata) that ``tidy()`` shows only with
+        ``fixed_effects=True``; none by default."""
+        return ()
+
+    def tidy(
+        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
+    ) -> pl.DataFrame:
         """One row per estimate: term, estimate, std_error, statistic, p_value, conf_low,
         conf_high, the family columns, then model-specific columns.
 
         ``level`` defaults to the level the model was fitted with (0.95 unless chosen);
-        ``exponentiate=True`` reports :math:`e^b` with its interval and delta-method SE.
+        ``exponentiate=True`` reports :math:`e^b` with its interval and delta-method SE;
+        ``fixed_effects=True`` adds the nuisance terms (duration baselines, strata) that
+        models with such terms hide by default.
         """
         lvl = self._level(level)
         coefs = self._coefficients()
@@ -183,7 +192,9 @@ class Result(ABC):
                 **{k: wald[k] for k in ("statistic", "p_value", "conf_low", "conf_high")},
             }
         )
-        return pl.concat([out, coefs.select(*family, *rest)], how="horizontal")
+        out = pl.concat([out, coefs.select(*family, *rest)], how="horizontal")
+        hidden = () if fixed_effects else self._hidden_terms()
+        return out.filter(~pl.col("term").is_in(list(hidden))) if hidden else out
 
     def confint(self, level: float = 0.95) -> pl.DataFrame:
         """Wald intervals at ``level``: term, family columns, conf_low, conf_high."""
@@ -306,9 +317,12 @@ class EstimateResult(Result):
             t = t.with_columns(pl.lit(float("inf")).alias("df"))
         return t.drop([c for c in ("statistic", "p_value", "conf_low", "conf_high") if c in t])
 
-    def tidy(self, level: float | None = None, *, exponentiate: bool = False) -> pl.DataFrame:
+    def tidy(
+        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
+    ) -> pl.DataFrame:
         """The estimates table (module docstring); at the fitted level and without
-        exponentiation the stored p-values and intervals are returned as computed."""
+        exponentiation the stored p-values and intervals are returned as computed (the
+        absorbed fixed effects are never estimated, so ``fixed_effects`` changes nothing)."""
         if (level is None or check_level(level) == self.level) and not exponentiate:
             family = [c for c in self.family_columns if c in self.table.columns]
             t = self.table

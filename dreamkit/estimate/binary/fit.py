@@ -587,13 +587,10 @@ class BinaryResult(Result):
             }
         )
 
-    def tidy(
-        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
-    ) -> pl.DataFrame:
-        """One row per column of ``X`` (protocol columns); stratum dummies with
-        ``fixed_effects=True``; odds ratios with ``exponentiate=True``."""
-        out = super().tidy(level, exponentiate=exponentiate)
-        return out if fixed_effects else out.head(len(self.names))
+    def _hidden_terms(self) -> set[str]:
+        """The stratum dummies after the columns of ``X`` (shown with
+        ``tidy(fixed_effects=True)``)."""
+        return set(self.terms[len(self.names) :])
 
     def _glance(self) -> dict[str, Any]:
         k = len(self.params)

@@ -718,16 +718,9 @@ class FrailtyResult(Result):
             }
         )
 
-    def tidy(
-        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
-    ) -> pl.DataFrame:
-        """Regressors and heterogeneity parameters; baseline and strata with
-        ``fixed_effects``."""
-        out = super().tidy(level, exponentiate=exponentiate)
-        if fixed_effects:
-            return out
-        hidden = set(self.problem.names) - set(self.model._base().dense_names)
-        return out.filter(~pl.col("term").is_in(list(hidden)))
+    def _hidden_terms(self) -> set[str]:
+        """Baseline and stratum terms (shown with ``tidy(fixed_effects=True)``)."""
+        return set(self.problem.names) - set(self.model._base().dense_names)
 
     def _glance(self) -> dict[str, Any]:
         p = self.problem

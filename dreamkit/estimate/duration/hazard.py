@@ -631,19 +631,9 @@ class HazardResult(Result):
             }
         )
 
-    def tidy(
-        self,
-        level: float | None = None,
-        *,
-        exponentiate: bool = False,
-        fixed_effects: bool = False,
-    ) -> pl.DataFrame:
-        """One row per regressor (the protocol's columns, then n_person_periods, n_persons,
-        n_events, n_clusters); duration and stratum terms only with ``fixed_effects``."""
-        out = super().tidy(level, exponentiate=exponentiate)
-        if fixed_effects:
-            return out
-        return out.filter(pl.col("term").is_in(list(self.effect_names)))
+    def _hidden_terms(self) -> set[str]:
+        """Duration and stratum terms (shown with ``tidy(fixed_effects=True)``)."""
+        return set(self.glm.names) - set(self.effect_names)
 
     def _glance(self) -> dict[str, object]:
         g = self.glm

@@ -90,7 +90,9 @@ class KaplanMeierResult(Result):
             }
         )
 
-    def tidy(self, level: float | None = None, *, exponentiate: bool = False) -> pl.DataFrame:
+    def tidy(
+        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
+    ) -> pl.DataFrame:
         """Curves in the protocol's columns; ``level`` other than the fitted one refits
         nothing and raises (the intervals are lifelines' exponential Greenwood ones)."""
         if exponentiate:

@@ -669,18 +669,12 @@ class TimingResult(Result):
             }
         )
 
-    def tidy(
-        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
-    ) -> pl.DataFrame:
-        """Effects, covariates and heterogeneity; both baselines with ``fixed_effects``."""
-        out = super().tidy(level, exponentiate=exponentiate)
-        if fixed_effects:
-            return out
-        base = {
+    def _hidden_terms(self) -> set[str]:
+        """Both baselines (shown with ``tidy(fixed_effects=True)``)."""
+        return {
             *(f"exit:{n}" for n in baseline_names(self.data.grid_e)),
             *(f"entry:{n}" for n in baseline_names(self.data.grid_p)),
         }
-        return out.filter(~pl.col("term").is_in(list(base)))
 
     def _glance(self) -> dict[str, Any]:
         return {

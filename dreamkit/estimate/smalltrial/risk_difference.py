@@ -150,7 +150,9 @@ class RiskDifferenceResult(Result):
             }
         )
 
-    def tidy(self, level: float | None = None, *, exponentiate: bool = False) -> pl.DataFrame:
+    def tidy(
+        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
+    ) -> pl.DataFrame:
         """Rows ``newcombe`` (score test, Newcombe interval), ``exact`` (exact unconditional
         test and interval, small arms) and ``wald``."""
         if exponentiate:
