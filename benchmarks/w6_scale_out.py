@@ -184,7 +184,9 @@ def main() -> None:
     ap.add_argument("--budget", default="1GB")
     ap.add_argument("--replications", type=int, default=1_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--dir", default=None)
+    ap.add_argument(
+        "--dir", default=None, help="work directory; the register in it is kept and reused"
+    )
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     work = Path(args.dir or f"/tmp/w6-{os.getpid()}")
@@ -278,7 +280,11 @@ def main() -> None:
         "delivers each worker's partition reads without contention, efficiency stays at the "
         "measured value; a projection, not a measurement."
     )
-    shutil.rmtree(work, ignore_errors=True)
+    if args.dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    else:  # keep the (expensive) register for the next run; drop the outcome chunks
+        for k in args.workers:
+            shutil.rmtree(work / f"outcomes-{k}", ignore_errors=True)
 
 
 if __name__ == "__main__":
