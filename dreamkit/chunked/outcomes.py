@@ -227,6 +227,12 @@ class _OutcomeChunk:
     coverage: Coverage
     read_options: dict[str, Any]
 
+    def only(self, key: str) -> _OutcomeChunk:
+        """This work narrowed to chunk ``key``: its trial rows and slice only (what a worker
+        is sent, instead of the whole trial table)."""
+        groups = {key: self.groups[key]} if key in self.groups else {}
+        return replace(self, groups=groups, slices={key: self.slices[key]})
+
     def __call__(self, key: str) -> ChunkOutput:
         data, plan = self.data, self.plan
         part = self.groups.get(key)

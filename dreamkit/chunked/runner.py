@@ -131,8 +131,8 @@ def run_chunks(
     rows = 0
     try:
         if not isinstance(pool, SerialExecutor) and todo:
-            task = _ChunkTask(work, manifest.out_dir)
-            for key, record in zip(todo, pool.map(task, todo), strict=True):
+            records = _map_chunks(pool, work, manifest.out_dir, todo)
+            for key, record in zip(todo, records, strict=True):
                 computed.append(key)
                 rows += record.rows
             bar.update(len(todo))
@@ -150,6 +150,29 @@ def run_chunks(
         bar.close()
     complete = manifest.finalize()
     return ChunkRun(manifest.out_dir, manifest.records(), computed, skipped, complete)
+
+
+def _map_chunks(
+    pool: Any, work: Callable[[str], ChunkOutput], out_dir: Path, todo: list[str]
+) -> list[ChunkRecord]:
+    """Run ``todo`` on ``pool``. Work that can be narrowed to one chunk (a method
+    ``only(key)`` returning the same work holding just that chunk's inputs, e.g. its trial
+    rows) ships each task only its own inputs, so no worker receives the whole trial table."""
+    only = getattr(work, "only", None)
+    if callable(only):
+        return list(pool.map(_BoundChunkTask(out_dir), [(k, only(k)) for k in todo]))
+    return list(pool.map(_ChunkTask(work, out_dir), todo))
+
+
+class _BoundChunkTask:
+    """One chunk whose work arrives with the task: ``(key, work narrowed to key)``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+
+    def __call__(self, item: tuple[str, Callable[[str], ChunkOutput]]) -> ChunkRecord:
+        key, work = item
+        return _ChunkTask(work, self.out_dir)(key)
 
 
 class _ChunkTask:
