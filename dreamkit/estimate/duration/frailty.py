@@ -563,14 +563,12 @@ def _mixture_terms(
     ll = float(w @ ll_cell)
     wp = w[:, None] * post
     # weights of (pattern, week, point): at risk after week s, exit / censoring in week s
-    flat = cp * n_w + (cd - 1)
-    exit_flat = np.empty((n_p * n_w, k))
-    cens_flat = np.empty((n_p * n_w, k))
-    for j in range(k):
-        exit_flat[:, j] = np.bincount(flat, weights=wp[:, j] * ev, minlength=n_p * n_w)
-        cens_flat[:, j] = np.bincount(flat, weights=wp[:, j] * (1.0 - ev), minlength=n_p * n_w)
-    exit_w = exit_flat.reshape(n_p, n_w, k)
-    cens_w = cens_flat.reshape(n_p, n_w, k)
+    flat = ((cp * n_w + (cd - 1))[:, None] * k + np.arange(k)[None, :]).ravel()
+    size = n_p * n_w * k
+    exit_w = np.bincount(flat, weights=(wp * ev[:, None]).ravel(), minlength=size)
+    cens_w = np.bincount(flat, weights=(wp * (1.0 - ev)[:, None]).ravel(), minlength=size)
+    exit_w = exit_w.reshape(n_p, n_w, k)
+    cens_w = cens_w.reshape(n_p, n_w, k)
     ends = exit_w + cens_w
     later = np.cumsum(ends[:, ::-1], axis=1)[:, ::-1] - ends  # persons with d > s
     g = -(later + cens_w) * c1 + exit_w * lh1  # d ll / d eta[p, s, k]
