@@ -44,17 +44,17 @@ distance :math:`\pi`), so the trapezoid rule converges geometrically; the map ma
 slow left tail of the gamma in s (:math:`\propto e^{s/\sigma^2}`, long for large
 :math:`\sigma^2`) double-exponential in z and gives the peak (width :math:`\sigma` for small
 :math:`\sigma^2`) width O(1). Checked against ``scipy.integrate.quad``: relative error below
-``1e-12`` for :math:`\sigma^2 \in [10^{-4}, 20]`, spells of 1-60 weeks and weekly hazards up to
-0.5, below ``2e-10`` up to hazards of 0.75. (Generalized Gauss-Laguerre in
-:math:`u = v/\sigma^2`, the textbook choice, fails here: with 40 nodes its relative error is
-``1e-2`` at :math:`\sigma^2 = 5` and ``0.4`` at :math:`\sigma^2 = 1` for weekly hazards near 0.5,
-because the integrand varies on the scale :math:`v \sim 1/\sum_t c_{it}` near the
-density's singular end.) The nodes :math:`s_j` and weights :math:`w_j` are smooth functions of
-:math:`\sigma^2` with fixed z, so the quadrature is a mixture with points :math:`s_j` and
-probabilities :math:`w_j`: the mass-point code gives the likelihood, and the chain rule
-through :math:`s_j(\sigma^2), w_j(\sigma^2)` gives the exact gradient of the computed
-likelihood (no finite differences). Fitted variances above 50 (outside the checked range)
-raise :class:`~dreamkit.errors.EstimationError`.
+``4e-12`` for :math:`\sigma^2 \in [10^{-4}, 20]`, spells of 1-60 weeks and weekly hazards up to
+0.5, below ``2e-10`` up to hazards of 0.73 (docs/frailty.md has the table). (Generalized
+Gauss-Laguerre in :math:`u = v/\sigma^2`, the textbook choice, fails here: with 40 nodes its
+relative error is ``3e-2`` at :math:`\sigma^2 = 5` for weekly hazards near 0.07 and ``0.4`` at
+:math:`\sigma^2 = 1` for hazards near 0.5, because the integrand varies on the scale
+:math:`v \sim 1/\sum_t c_{it}` near the density's singular end.) The nodes :math:`s_j` and
+weights :math:`w_j` are smooth functions of :math:`\sigma^2` with fixed z, so the quadrature is
+a mixture with points :math:`s_j` and probabilities :math:`w_j`: the mass-point code gives the
+likelihood, and the chain rule through :math:`s_j(\sigma^2), w_j(\sigma^2)` gives the exact
+gradient of the computed likelihood (no finite differences). Fitted variances above 50
+(outside the checked range) raise :class:`~dreamkit.errors.EstimationError`.
 
 **Mass points** (``frailty="discrete"``, Heckman and Singer 1984, as Stata's ``hshaz``):
 the intercept is shifted by :math:`m_k` with probability :math:`p_k`, k = 1..K (K = 2..4),
