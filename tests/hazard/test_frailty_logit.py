@@ -20,7 +20,7 @@ import scipy.special
 import scipy.stats
 from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
-from dreamkit.errors import FrailtyBoundaryWarning, InputError
+from dreamkit.errors import EstimationError, FrailtyBoundaryWarning, InputError
 from dreamkit.estimate.duration.duration_dependence import intervals
 from dreamkit.estimate.duration.frailty import (
     FrailtyHazard,
@@ -250,6 +250,18 @@ def test_bad_input() -> None:
         _model(link="probit").fit(df)
     with pytest.raises(InputError, match="link"):
         simulate_frailty_durations(10, link="probit")
+
+
+def test_variance_beyond_checked_range_raises(
+    frail: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fitted variance above the quadrature's checked range raises, never returns (the
+    limit lowered to 0.1 so that this sample's estimate is beyond it)."""
+    import dreamkit.estimate.duration.frailty as frailty_module
+
+    monkeypatch.setattr(frailty_module, "SIGMA2_MAX_QUADRATURE", 0.1)
+    with pytest.raises(EstimationError, match="frailty variance"):
+        _model().fit(frail)
 
 
 def _monte_carlo(reps: int, n: int) -> tuple[np.ndarray, np.ndarray]:
