@@ -12,6 +12,8 @@ when :math:`\sigma^2 = 0`) and leaves in week t with
 
 .. math:: \lambda_{it} = 1 - \exp\{-v_i \exp(\alpha_t + \tau T_i + \beta x_i)\},
 
+or, with ``link="logit"``, :math:`\operatorname{logit}\lambda_{it} = \ln v_i + \alpha_t +
+\tau T_i + \beta x_i` (the same draws; only the hazard function differs), and
 :math:`\alpha_t` constant within 4-week blocks (``alpha_t = base - 0.3 log(block start)``) so
 that :func:`~dreamkit.estimate.duration.duration_dependence.intervals` (width 4) is correctly
 specified; censoring after ``weeks``. Columns: team, treated, x, duration, event, frailty.
@@ -59,10 +61,13 @@ def simulate_frailty_durations(
     base: float = -2.6,
     n_teams: int = 50,
     seed: int = 0,
+    link: str = "cloglog",
 ) -> pl.DataFrame:
     """Durations with gamma frailty of known variance (module docstring)."""
     if frailty_variance < 0:
         raise InputError(f"frailty_variance={frailty_variance}; a variance is >= 0.")
+    if link not in ("cloglog", "logit"):
+        raise InputError(f"link={link!r}; use 'cloglog' or 'logit'.")
     rng = np.random.default_rng(seed)
     team = rng.integers(0, n_teams, n)
     treated = (rng.random(n) < 0.5).astype(np.int8)
@@ -77,7 +82,11 @@ def simulate_frailty_durations(
     event = np.zeros(n, dtype=np.int8)
     alive = np.ones(n, dtype=bool)
     for t in range(1, weeks + 1):
-        h = -np.expm1(-scale * np.exp(alpha[t - 1]))
+        if link == "logit":
+            odds = scale * np.exp(alpha[t - 1])
+            h = odds / (1.0 + odds)
+        else:
+            h = -np.expm1(-scale * np.exp(alpha[t - 1]))
         exits = alive & (rng.random(n) < h)
         duration[exits] = t
         event[exits] = 1

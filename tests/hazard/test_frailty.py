@@ -245,8 +245,6 @@ def test_collapsing_mass_points_raise() -> None:
 
 def test_bad_input() -> None:
     df = simulate_frailty_durations(200, weeks=20, seed=1)
-    with pytest.raises(InputError, match="cloglog"):
-        _model(link="logit").fit(df)
     with pytest.raises(InputError, match="n_points"):
         _model(frailty="discrete", n_points=5).fit(df)
     with pytest.raises(InputError, match="frailty_variance"):
