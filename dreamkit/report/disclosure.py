@@ -42,6 +42,7 @@ import numpy.typing as npt
 import polars as pl
 
 from dreamkit.errors import InputError
+from dreamkit.report.files import write_csv_atomic
 
 #: How a suppressed cell is shown in every output format.
 SUPPRESSED = "suppressed"
@@ -647,5 +648,4 @@ def write_audit(log: DisclosureLog, path: Path) -> Path:
     nothing was suppressed) next to the report, for the output checker of the research
     server."""
     schema = {"output": pl.String, "cell": pl.String, "reason": pl.String, "kind": pl.String}
-    pl.DataFrame(audit(log), schema=schema).write_csv(path)
-    return path
+    return write_csv_atomic(pl.DataFrame(audit(log), schema=schema), path)
