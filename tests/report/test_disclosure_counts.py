@@ -26,6 +26,7 @@ from dreamkit.simulate import simulate_trial
 
 K = 5
 N_LOW_CONTROLS = 3
+N_SMALL_SHARE = 3
 SPLITS = {
     "se": (("UW-SES 0-10", "low SE"), ("UW-SES 11-24", "high SE")),
     "wait": (("wait < 7 days", "short wait"), ("wait >= 7 days", "long wait")),
@@ -48,6 +49,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
         .alias(item)
         for item in C.UWSES_ITEMS
     ).drop("_i", C.UWSES)
+    # and only 3 short-wait persons have a partner (a share of the "wait < 7 days" column)
+    short = trial.filter(pl.col(C.WAITING_DAYS) < 7)["person_id"].to_list()[:N_SMALL_SHARE]
+    trial = trial.with_columns(
+        ((pl.col(C.WAITING_DAYS) >= 7) | pl.col("person_id").is_in(short))
+        .cast(pl.Int8)
+        .alias("partner")
+    )
     trial.write_parquet(d / "trial.parquet")
     sim.wide_codes().write_parquet(d / "register.parquet")
     (d / "a.toml").write_text(
@@ -195,3 +203,66 @@ def test_the_attacker_recovers_a_count_left_exposed() -> None:
     ranges = _ranges(pub, 2, remainder_known=True)
     assert ranges["cell 0,0"] == (3.0, 3.0)
     assert ranges["cell 0,1"] == (154.0, 154.0)
+
+
+PAIRS = {
+    "arms": ("course", "control"),
+    "wait": ("wait < 7 days", "wait >= 7 days"),
+    "se": ("UW-SES 0-10", "UW-SES 11-24"),
+}
+BINARY = ("female", "partner", "higher_education", "public_job", "ordinary_job", "mental_cause",
+          "work_related", "children", "prior_sick_leave", "event_emp", "event_sick")  # fmt: skip
+
+
+def _share_ranges(result: ReportResult, var: str, pair: tuple[str, str]) -> dict[str, tuple]:
+    """Feasible range of the count with the attribute in each group whose share is hidden:
+    yes_g = share_g x persons_g where published, yes_g <= persons_g, and the groups add up
+    to "all" (every person here has a waiting time and a UW-SES, so no remainder)."""
+    desc = {r["variable"]: r for r in _csv(result, "descriptive").iter_rows(named=True)}
+    if var not in desc:
+        return {}
+    persons, shares = desc["persons"], desc[var]
+    cols = ["all", *pair]
+    idx = {g: i for i, g in enumerate(cols)}  # yes counts; persons are fixed when shown
+    n = len(cols)
+    eq = [({idx["all"]: 1.0, idx[pair[0]]: -1.0, idx[pair[1]]: -1.0}, 0.0)]
+    upper = np.full(n, 10_000.0)
+    for g in cols:
+        if persons[g] != SUPPRESSED:
+            upper[idx[g]] = float(persons[g])
+            if shares[g] != SUPPRESSED:
+                eq.append(({idx[g]: 1.0}, float(round(float(shares[g]) * int(persons[g])))))
+    a = np.zeros((len(eq), n))
+    for m, (coefs, _) in enumerate(eq):
+        for v, c in coefs.items():
+            a[m, v] = c
+    b = np.array([r for _, r in eq])
+    out: dict[str, tuple] = {}
+    for g in cols:
+        if shares[g] != SUPPRESSED:
+            continue
+        lo_hi = []
+        for sign in (1.0, -1.0):
+            c = np.zeros(n)
+            c[idx[g]] = sign
+            res = milp(c, constraints=[LinearConstraint(a, b, b)], integrality=np.ones(n),
+                       bounds=Bounds(np.zeros(n), upper))  # fmt: skip
+            assert res.status == 0, res.message
+            lo_hi.append(sign * res.fun)
+        # the count without the attribute is persons - yes: recovered alike
+        out[g] = (lo_hi[0], lo_hi[1])
+    return out
+
+
+def test_no_hidden_share_is_recovered(report: ReportResult) -> None:
+    recovered, attacked = {}, 0
+    for var in BINARY:
+        for pair in PAIRS.values():
+            for g, (lo, hi) in _share_ranges(report, var, pair).items():
+                attacked += 1
+                if hi - lo < K:
+                    recovered[f"{var}, {g}"] = (lo, hi)
+    assert attacked >= 2, "the 3 short-wait persons with a partner must be hidden"
+    assert not recovered, recovered
+    desc = {r["variable"]: r for r in _csv(report, "descriptive").iter_rows(named=True)}
+    assert desc["partner"]["wait < 7 days"] == SUPPRESSED

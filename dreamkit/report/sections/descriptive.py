@@ -73,8 +73,10 @@ def person_counts(ctx: ReportContext) -> PersonCounts:
     the interior (each sample's persons by arm) and each sample's N: one two-way table per
     split, rows = its groups (+ the remainder), columns = the arms. Each goes through
     :func:`~dreamkit.report.disclosure.protect_table` (primary and secondary suppression until
-    no hidden count is recoverable from the row and column totals; the remainder, which no table
-    publishes, is treated as published, which can only hide more); a margin shared by the splits
+    no hidden count is recoverable from the row and column totals). The remainder (persons
+    without a value) is published nowhere, and with a remainder the balance table leaves the
+    split out, so only the margins are published: those parts are unknowns of the attack from
+    the start. A margin shared by the splits
     (an arm, the total) hidden in one split is hidden in all. Every hidden count is recorded
     under each table that would have shown it. Computed once per report.
     """
@@ -90,6 +92,7 @@ def person_counts(ctx: ReportContext) -> PersonCounts:
     arm = ctx.persons[C.TREATED].to_numpy()
     by_arm = [int((arm == a).sum()) for a in (0, 1)]
     tables: dict[str, tuple[list[str], list[list[int]]]] = {"all": (["all"], [by_arm])}
+    unpublished: dict[str, tuple[list[list[bool]], list[bool]]] = {}
     for split, pair in splits.items():
         member = [
             ctx.persons.select(exprs[g].fill_null(False)).to_series().to_numpy() for g in pair
@@ -97,13 +100,22 @@ def person_counts(ctx: ReportContext) -> PersonCounts:
         rows = list(pair)
         counts = [[int((m & (arm == a)).sum()) for a in (0, 1)] for m in member]
         rest = ~(member[0] | member[1])
-        if rest.any():
+        if rest.any():  # the balance table then leaves the split out: margins only
             rows.append(f"{split} without a value")
             counts.append([int((rest & (arm == a)).sum()) for a in (0, 1)])
+            unpublished[split] = ([[True, True]] * 3, [False, False, True])
         tables[split] = (rows, counts)
     scratch = DisclosureLog(ctx.log.min_cell)
     published: dict[str, CountTable] = {
-        split: protect_table(scratch, split, counts, rows=rows, columns=ARM_LABELS)
+        split: protect_table(
+            scratch,
+            split,
+            counts,
+            rows=rows,
+            columns=ARM_LABELS,
+            unpublished_cells=unpublished.get(split, (None, None))[0],
+            unpublished_rows=unpublished.get(split, (None, None))[1],
+        )
         for split, (rows, counts) in tables.items()
     }
     col_hidden = [any(t.col_totals[j] == SUPPRESSED for t in published.values()) for j in (0, 1)]
@@ -233,6 +245,8 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
                 ok = ctx.log.group_ok(NAME, cell, [values.len()])
             cells[group] = float(values.mean()) if ok else SUPPRESSED  # type: ignore[arg-type]
         _complement(ctx, pairs, cells, var, stats.__getitem__)
+        if binary:
+            _protect_shares(ctx, var, frames, pairs, cells)
         rows.append([var, *cells.values()])
     table = ctx.add_table(
         Table.from_rows(
@@ -294,6 +308,68 @@ def _complement(
         for g, h in zip(pair, hidden, strict=True):
             if h:
                 cells[g] = SUPPRESSED
+
+
+def _protect_shares(
+    ctx: ReportContext,
+    var: str,
+    frames: dict[str, pl.DataFrame],
+    pairs: list[list[str]],
+    cells: dict[str, object],
+) -> None:
+    """Secondary suppression of a binary variable's shares, in place.
+
+    A share x the group's persons gives the count with the attribute, so each pair of groups
+    publishes the table "group x attribute (1 / 0)" whose column totals are the counts of
+    "all" and whose row totals are the groups' persons with a value; the persons of "all" in
+    neither group (without a UW-SES) form one more row, published nowhere (an unknown of the
+    attack). The table goes through
+    :func:`~dreamkit.report.disclosure.protect_table`; a group with a hidden cell or total
+    loses its share, and "all" loses its share when a row total or the total is hidden.
+    """
+    scratch = DisclosureLog(ctx.log.min_cell)
+
+    def counts(frame: pl.DataFrame) -> list[int]:
+        values = frame[var].drop_nulls()
+        return [int((values == 1).sum()), int((values == 0).sum())]
+
+    everyone = counts(frames["all"])
+    for pair in pairs:
+        rows = [counts(frames[g]) for g in pair]
+        rest = [everyone[r] - sum(c[r] for c in rows) for r in (0, 1)]
+        names = list(pair)
+        absent = [False, False]
+        if any(rest):  # persons in neither group: published nowhere
+            rows.append(rest)
+            names.append("persons in neither group")
+            absent.append(True)
+        table = protect_table(
+            scratch,
+            NAME,
+            rows,
+            rows=names,
+            columns=[f"{var} = 1", f"{var} = 0"],
+            unpublished_cells=[[a, a] for a in absent],
+            unpublished_rows=absent,
+        )
+        for i, g in enumerate(pair):
+            hidden = table.row_totals[i] == SUPPRESSED or SUPPRESSED in table.cells[i]
+            if hidden and cells[g] != SUPPRESSED:
+                cells[g] = SUPPRESSED
+                ctx.log.record(
+                    NAME,
+                    f"{var}, {g}",
+                    "secondary suppression (the shares x persons of the other groups and of "
+                    "all would reveal a small count)",
+                )
+        all_hidden = table.total == SUPPRESSED or SUPPRESSED in table.col_totals
+        if all_hidden and cells["all"] != SUPPRESSED:
+            cells["all"] = SUPPRESSED
+            ctx.log.record(
+                NAME,
+                f"{var}, all",
+                "secondary suppression (the groups' shares would reveal a small count)",
+            )
 
 
 def _is_binary(values: pl.Series) -> bool:
