@@ -266,3 +266,29 @@ def test_no_hidden_share_is_recovered(report: ReportResult) -> None:
     assert not recovered, recovered
     desc = {r["variable"]: r for r in _csv(report, "descriptive").iter_rows(named=True)}
     assert desc["partner"]["wait < 7 days"] == SUPPRESSED
+
+
+def test_start_cohorts_do_not_reveal_a_small_cohort_by_subtraction() -> None:
+    """The cohorts add up to the persons who started (published in the notes): one cohort of
+    3 must not be recoverable as started minus the shown cohorts."""
+    from types import SimpleNamespace
+
+    from dreamkit.estimate.panel.event_study import NEVER
+    from dreamkit.register.calendar import week_of_iso
+    from dreamkit.report.disclosure import DisclosureLog
+    from dreamkit.report.sections.observational import _cohort_table
+
+    w = week_of_iso(2010, 10)
+    e = np.array([w] * 3 + [w + 1] * 20 + [w + 2] * 30 + [NEVER] * 40)
+    ctx = SimpleNamespace(
+        log=DisclosureLog(K), config=SimpleNamespace(observational=SimpleNamespace(period="week"))
+    )
+    table = _cohort_table(ctx, e, 40)  # type: ignore[arg-type]
+    shown = table.frame.filter(pl.col("start cohort") != "never started")["persons"].to_list()
+    n_started = 53
+    hidden = [v for v in shown if v == SUPPRESSED]
+    assert len(hidden) >= 2
+    rest = n_started - sum(int(v) for v in shown if v != SUPPRESSED)
+    assert rest >= K  # the hidden cohorts share at least k persons: none is pinned
+    cells = {e.cell for e in ctx.log.entries}
+    assert len(cells) == len(hidden)
