@@ -134,7 +134,7 @@ def person_counts(ctx: ReportContext) -> PersonCounts:
             for j, label in enumerate(ARM_LABELS):
                 cells[(g, label)] = table.cells[i][j]
     reasons = {(e.output, e.cell): e.reason for e in scratch.entries}
-    _record_counts(ctx, splits, reasons, total, arms, group_n, cells)
+    _record_counts(ctx, splits, set(unpublished), reasons, total, arms, group_n, cells)
     out = PersonCounts(total, arms, group_n, cells, splits)
     ctx.results["person_counts"] = out
     return out
@@ -143,13 +143,15 @@ def person_counts(ctx: ReportContext) -> PersonCounts:
 def _record_counts(
     ctx: ReportContext,
     splits: dict[str, tuple[str, str]],
+    left_out: set[str],
     reasons: dict[tuple[str, str], str],
     total: int | str,
     arms: dict[str, int | str],
     group_n: dict[str, int | str],
     cells: dict[tuple[str, str], int | str],
 ) -> None:
-    """Record each hidden person count under every table that would have shown it."""
+    """Record each hidden person count under every table that would have shown it (the balance
+    tables leave out the splits in ``left_out``: persons without a value)."""
     shared = "margin suppressed (small, or another split's table would reveal a cell)"
 
     def why(split: str, cell: str) -> str:
@@ -176,7 +178,10 @@ def _record_counts(
             if group_n[g] == SUPPRESSED:
                 reason = why(split, f"row total: {g}")
                 ctx.log.record(NAME, f"persons, {g}", reason)
-                ctx.log.record("balance_joint", f"persons, sample {sample}", reason)
+                if split not in left_out:
+                    ctx.log.record("balance_joint", f"persons, sample {sample}", reason)
+            if split in left_out:
+                continue
             for label in ARM_LABELS:
                 if cells[(g, label)] == SUPPRESSED:
                     reason = why(split, f"{g}, {label}")
