@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 from tqdm.auto import tqdm
 
+from dreamkit.chunked._atomic import write_atomic
 from dreamkit.config import Config
 from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, ConfigError, InputError
@@ -26,6 +27,7 @@ from dreamkit.register.codemap import CodeMap
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import DisclosureLog, write_audit
 from dreamkit.report.figures import Figure
+from dreamkit.report.files import clean_temporaries, write_csv_atomic
 from dreamkit.report.html import Section, render_html, write_html
 from dreamkit.report.plan import (
     NO_STARTS,
@@ -62,6 +64,7 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(out)  # of a killed earlier run; every file below is written atomically
     with tqdm(
         total=2 + len(SECTIONS), desc="dreamkit report", disable=not progress, unit="step"
     ) as bar:
@@ -86,8 +89,8 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
             bar.update(1)
         bar.set_postfix_str("html")
         text = render_html("dreamkit evaluation report", sections, ctx.log, preamble=_preamble(ctx))
-        path = write_html(out / "report.html", text)
         write_audit(ctx.log, out / "disclosure_audit.csv")
+        path = write_html(out / "report.html", text)  # last: the run is complete once it is new
         bar.update(1)
     return ReportResult(path, ctx.tables, ctx.figures, ctx.log, ctx.results, ctx.skipped)
 
@@ -316,8 +319,8 @@ def write_synthetic(out_dir: str | Path, *, seed: int = 1, fmt: str = "both") ->
     for name, frame in frames.items():
         if fmt in ("parquet", "both"):
             paths.append(out / f"{name}.parquet")
-            frame.write_parquet(paths[-1])
+            write_atomic(paths[-1], frame.write_parquet)
         if fmt in ("csv", "both"):
             paths.append(out / f"{name}.csv")
-            frame.write_csv(paths[-1])
+            write_csv_atomic(frame, paths[-1])
     return paths

@@ -42,6 +42,7 @@ import numpy.typing as npt
 import polars as pl
 
 from dreamkit.errors import InputError
+from dreamkit.report.files import write_csv_atomic
 
 #: How a suppressed cell is shown in every output format.
 SUPPRESSED = "suppressed"
@@ -423,7 +424,7 @@ def _protect(grids: list[_Grid], k: int, nested: bool) -> int:
             added += 1
             continue
         for g in [target, *(x for x in grids if x is not target)]:
-            if _hide_one_more(g, kind, index):
+            if _hide_one_more(g, kind, index) or _hide_best_margin(grids, g, bad[0], nested):
                 added += 1
                 break
         else:  # pragma: no cover - everything is hidden, which always protects
@@ -472,7 +473,8 @@ def _hide_rectangle(
 
 def _hide_one_more(g: _Grid, kind: str, index: tuple[int, ...]) -> bool:
     """Hide the smallest positive shown cell sharing a row or column with ``index`` (else any
-    shown cell, else a margin); False when everything is already hidden."""
+    shown cell); False when every cell is already hidden (then a margin is hidden:
+    :func:`_hide_best_margin`)."""
     i = index[0] if kind in ("cell", "row total", "difference") else None
     j = index[-1] if kind in ("cell", "column total", "difference") else None
     shown = ~g.hide_cell
@@ -487,18 +489,50 @@ def _hide_one_more(g: _Grid, kind: str, index: tuple[int, ...]) -> bool:
             best = cand[np.argmin(g.counts[pool])]
             g.hide_cell[best[0], best[1]] = True
             return True
-    for flags, pick in ((g.hide_row, i), (g.hide_col, j)):
-        if pick is not None and not flags[pick]:
-            flags[pick] = True
-            return True
-    for flags in (g.hide_row, g.hide_col):
-        if not flags.all():
-            flags[int(np.flatnonzero(~flags)[0])] = True
-            return True
-    if not g.hide_total:
-        g.hide_total = True
-        return True
     return False
+
+
+def _hide_best_margin(grids: list[_Grid], g: _Grid, target: Found, nested: bool) -> bool:
+    """Hide the shown margin of ``g`` (a row or column total, or the total) that widens the
+    exposed ``target``'s feasible range most (ties: the smallest margin); False when every
+    margin is hidden."""
+    t, kind, index = target[0], target[1], target[2]
+
+    def width() -> float:
+        for f in attack(grids, nested):
+            if f[0] == t and f[1] == kind and f[2] == index:
+                return f[4] - f[3]
+        return np.inf
+
+    options: list[tuple[npt.NDArray[np.bool_] | None, int, int]] = [
+        (g.hide_row, int(i), int(g.counts[i].sum())) for i in np.flatnonzero(~g.hide_row)
+    ]
+    options += [
+        (g.hide_col, int(j), int(g.counts[:, j].sum())) for j in np.flatnonzero(~g.hide_col)
+    ]
+    if not g.hide_total:
+        options.append((None, 0, int(g.counts.sum())))
+    best: tuple[float, int, int] | None = None
+    for n, (flags, m, size) in enumerate(options):
+        if flags is None:
+            g.hide_total = True
+        else:
+            flags[m] = True
+        key = (width(), -size, -n)
+        if flags is None:
+            g.hide_total = False
+        else:
+            flags[m] = False
+        if best is None or key > best:
+            best = key
+    if best is None:
+        return False
+    flags, m, _ = options[-best[2]]
+    if flags is None:
+        g.hide_total = True
+    else:
+        flags[m] = True
+    return True
 
 
 def _record_table(
@@ -508,8 +542,12 @@ def _record_table(
     rows: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
     reason: str = "secondary suppression (row/column totals would reveal a hidden cell)",
+    skip_cells: npt.NDArray[np.bool_] | None = None,
+    skip_rows: npt.NDArray[np.bool_] | None = None,
 ) -> None:
     r, c = g.counts.shape
+    skip = np.zeros_like(g.hide_cell) if skip_cells is None else skip_cells
+    skip_r = np.zeros_like(g.hide_row) if skip_rows is None else skip_rows
     k = log.min_cell
     row_name = list(rows) if rows is not None else [f"row {i}" for i in range(r)]
     col_name = list(columns) if columns is not None else [f"column {j}" for j in range(c)]
@@ -520,7 +558,7 @@ def _record_table(
         )
     for i in range(r):
         for j in range(c):
-            if g.hide_cell[i, j]:
+            if g.hide_cell[i, j] and not skip[i, j]:
                 primary = 0 < g.counts[i, j] < k
                 log.record(
                     output,
@@ -528,7 +566,7 @@ def _record_table(
                     f"count below {k}" if primary else reason,
                 )
     for flags, names, what in (
-        (g.hide_row, row_name, "row total"),
+        (g.hide_row & ~skip_r, row_name, "row total"),
         (g.hide_col, col_name, "column total"),
     ):
         for m in np.flatnonzero(flags):
@@ -546,17 +584,30 @@ def protect_table(
     *,
     rows: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
+    unpublished_cells: npt.ArrayLike | None = None,
+    unpublished_rows: Sequence[bool] | None = None,
 ) -> CountTable:
     """Publishable form of a two-way count table with its margins (module comment above).
 
     Primary suppression hides counts (and margins) in ``(0, min_cell)``; secondary suppression
     then hides further cells, and if needed margins, until the attack recovers no hidden cell.
     Every hidden cell is recorded in ``log`` with its reason, named by the ``rows`` and
-    ``columns`` labels when given.
+    ``columns`` labels when given. ``unpublished_cells`` (a boolean mask) and
+    ``unpublished_rows`` (row totals) mark parts of the table that no output shows (the
+    interior of a table of which only the margins are published, a remainder row): they are
+    unknowns of the attack from the start and are not recorded as suppressions.
     """
     g = _grid(counts, log.min_cell)
+    absent = np.zeros_like(g.hide_cell)
+    if unpublished_cells is not None:
+        absent = np.asarray(unpublished_cells, dtype=bool).reshape(g.counts.shape)
+    absent_rows = np.zeros_like(g.hide_row)
+    if unpublished_rows is not None:
+        absent_rows = np.asarray(unpublished_rows, dtype=bool)
+    g.hide_cell |= absent
+    g.hide_row |= absent_rows
     _protect([g], log.min_cell, nested=False)
-    _record_table(log, output, g, rows, columns)
+    _record_table(log, output, g, rows, columns, skip_cells=absent, skip_rows=absent_rows)
     return g.published()
 
 
@@ -647,5 +698,4 @@ def write_audit(log: DisclosureLog, path: Path) -> Path:
     nothing was suppressed) next to the report, for the output checker of the research
     server."""
     schema = {"output": pl.String, "cell": pl.String, "reason": pl.String, "kind": pl.String}
-    pl.DataFrame(audit(log), schema=schema).write_csv(path)
-    return path
+    return write_csv_atomic(pl.DataFrame(audit(log), schema=schema), path)

@@ -15,6 +15,8 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
+from dreamkit.report.files import write_bytes_atomic, write_text_atomic
+
 WIDTH_IN = 8.0
 HEIGHT_IN = 4.5
 DPI = 100
@@ -45,13 +47,15 @@ def save_figure(fig: MplFigure, directory: Path, name: str, caption: str) -> Fig
     fig.set_size_inches(WIDTH_IN, HEIGHT_IN)
     fig.tight_layout()
     png, svg = directory / f"{name}.png", directory / f"{name}.svg"
-    fig.savefig(png, dpi=DPI, format="png", metadata={"Software": None})
+    png_bytes = io.BytesIO()
+    fig.savefig(png_bytes, dpi=DPI, format="png", metadata={"Software": None})
     buffer = io.StringIO()
     # fixed salt: SVG element ids are hashes, random per process unless salted (byte-identical
     # figures for the same data, whatever the run)
     with matplotlib.rc_context({"svg.hashsalt": f"dreamkit-{name}"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg_text = buffer.getvalue()
-    svg.write_text(svg_text, encoding="utf-8")
+    write_bytes_atomic(png, png_bytes.getvalue())  # atomic: complete or absent after a crash
+    write_text_atomic(svg, svg_text)
     start = svg_text.find("<svg")
     return Figure(name, caption, png, svg, svg_text[start:])

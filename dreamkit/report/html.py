@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dreamkit.report.disclosure import DisclosureLog, audit
 from dreamkit.report.figures import Figure
+from dreamkit.report.files import write_text_atomic
 from dreamkit.report.tables import Table
 
 _CSS = """
@@ -68,10 +69,8 @@ def render_html(
 
 
 def write_html(path: Path, text: str) -> Path:
-    """Write the report file (UTF-8)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    """Write the report file (UTF-8, atomically)."""
+    return write_text_atomic(path, text)
 
 
 def _figure_html(figure: Figure) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.files import write_csv_atomic, write_text_atomic
 
 DIGITS = 3
 #: Shown where an estimator refused a sub-analysis (its reason goes into the table notes).
@@ -80,12 +81,12 @@ class Table:
         return int(sum((self.frame[c] == SUPPRESSED).sum() for c in self.frame.columns))
 
     def write(self, directory: Path) -> list[Path]:
-        """Write ``name.csv``, ``name.md`` and ``name.tex`` into ``directory``."""
+        """Write ``name.csv``, ``name.md`` and ``name.tex`` into ``directory`` (atomically)."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = [directory / f"{self.name}.{ext}" for ext in ("csv", "md", "tex")]
-        self.frame.write_csv(paths[0])
-        paths[1].write_text(self.to_markdown(), encoding="utf-8")
-        paths[2].write_text(self.to_latex(), encoding="utf-8")
+        write_csv_atomic(self.frame, paths[0])
+        write_text_atomic(paths[1], self.to_markdown())
+        write_text_atomic(paths[2], self.to_latex())
         return paths
 
     def to_markdown(self) -> str:

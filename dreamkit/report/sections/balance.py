@@ -15,9 +15,11 @@ from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.html import Section
 from dreamkit.report.plan import SELF_EFFICACY, WAITING_TIME, baseline_variables
+from dreamkit.report.sections.descriptive import SAMPLE_OF_SPLIT, person_counts
 from dreamkit.report.tables import Table, fmt_effect
 
 NAME = "balance"
+Count = int | str
 _PAIRS = (("short wait", "long wait"), ("low SE", "high SE"))
 
 
@@ -55,19 +57,19 @@ def balance_section(ctx: ReportContext) -> Section:
         seed=cfg.inference.seed,
     )
     ctx.results["balance"] = result
-    publishable = {}
-    sizes = {}
-    for name, expr in samples.items():
-        members = ctx.persons.filter(expr.fill_null(False))
-        n1 = int(members[C.TREATED].sum())
-        sizes[name] = (members.height - n1, n1)
-        publishable[name] = ctx.arms_ok(members, NAME, f"sample {name}")
-    counts_shown = _complementary(ctx, publishable, list(samples))
+    publishable = {
+        name: ctx.arms_ok(ctx.persons.filter(expr.fill_null(False)), NAME, f"sample {name}")
+        for name, expr in samples.items()
+    }
+    persons = _sample_counts(ctx, list(samples))
     table = result.tidy()
     rows: list[list[object]] = [
         [
             "persons (control / course)",
-            *[f"{c} / {t}" if counts_shown[s] else SUPPRESSED for s, (c, t) in sizes.items()],
+            *[
+                f"{c} / {t}" if SUPPRESSED not in (c, t) and publishable[s] else SUPPRESSED
+                for s, (c, t, _) in persons.items()
+            ],
         ]
     ]
     for var in variables:
@@ -100,7 +102,7 @@ def balance_section(ctx: ReportContext) -> Section:
         [
             r["sample"],
             *(
-                _joint_cells(r, counts_shown[r["sample"]])
+                _joint_cells(r, persons[r["sample"]][2])
                 if publishable[r["sample"]]
                 else [SUPPRESSED] * 5
             ),
@@ -151,21 +153,30 @@ def _pair_problem(ctx: ReportContext, specs: list[pl.Expr | pl.Series]) -> str |
     return None
 
 
-def _joint_cells(row: dict[str, object], count_shown: bool) -> list[object]:
-    n_obs = row["n_obs"] if count_shown else SUPPRESSED
+def _joint_cells(row: dict[str, object], n_shown: int | str) -> list[object]:
+    n_obs = row["n_obs"] if n_shown != SUPPRESSED else SUPPRESSED
     return [n_obs, row["n_variables"], row["p_value"], row["ri_p_value"], row["note"]]
 
 
-def _complementary(
-    ctx: ReportContext, publishable: dict[str, bool], names: list[str]
-) -> dict[str, bool]:
-    """Which samples' person counts may be shown: the waiting-time and the self-efficacy pair
-    each split "all", so when one sample of a pair is suppressed, "all" minus the other would
-    give its (small) arm sizes, and the other's counts are suppressed too."""
-    shown = dict(publishable)
-    for pair in [list(p) for p in _PAIRS if all(s in names for s in p)]:
-        hidden = ctx.log.hide_partition(
-            NAME, [f"persons, sample {s}" for s in pair], [not shown[s] for s in pair], True
-        )
-        shown.update({s: not h for s, h in zip(pair, hidden, strict=True)})
-    return shown
+def _sample_counts(ctx: ReportContext, names: list[str]) -> dict[str, tuple[Count, Count, Count]]:
+    """Each sample's (control, course, all) persons as published: the descriptive and balance
+    tables' counts protected jointly (:func:`~dreamkit.report.sections.descriptive.
+    person_counts`: secondary suppression against the row and column totals)."""
+    counts = person_counts(ctx)
+    out: dict[str, tuple[Count, Count, Count]] = {
+        "all": (counts.arms["control"], counts.arms["course"], counts.total)
+    }
+    group_of = {
+        sample: group
+        for split, pair in counts.splits.items()
+        for group, sample in zip(pair, SAMPLE_OF_SPLIT[split], strict=True)
+    }
+    for name in names:
+        if name in group_of:
+            g = group_of[name]
+            out[name] = (
+                counts.cells[(g, "control")],
+                counts.cells[(g, "course")],
+                counts.groups[g],
+            )
+    return {name: out[name] for name in names}

@@ -11,12 +11,13 @@ have it and k lack it, any other mean only if it rests on at least k persons.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 
 from dreamkit.design import columns as C
 from dreamkit.report.context import ReportContext
-from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.disclosure import SUPPRESSED, CountTable, DisclosureLog, protect_table
 from dreamkit.report.html import Section
 from dreamkit.report.plan import SELF_EFFICACY, WAITING_TIME
 from dreamkit.report.tables import Table
@@ -41,6 +42,150 @@ def groups(ctx: ReportContext) -> dict[str, pl.Expr]:
         out[f"UW-SES 0-{c}"] = pl.col(C.UWSES) <= c
         out[f"UW-SES {c + 1}-24"] = pl.col(C.UWSES) > c
     return out
+
+
+#: The descriptive pairs' names in the balance tables (:func:`study_samples`).
+SAMPLE_OF_SPLIT = {"wait": ("short wait", "long wait"), "se": ("low SE", "high SE")}
+ARM_LABELS = ("control", "course")
+
+
+@dataclass(frozen=True)
+class PersonCounts:
+    """The published person counts of the descriptive and balance tables, protected jointly.
+
+    ``total``: all persons; ``arms``: control / course; ``groups``: each descriptive group of a
+    split (waiting time, self-efficacy); ``cells``: (group, arm), shown in the balance table.
+    Each value is the count or :data:`SUPPRESSED`. ``splits``: split -> its two groups.
+    """
+
+    total: int | str
+    arms: dict[str, int | str]
+    groups: dict[str, int | str]
+    cells: dict[tuple[str, str], int | str]
+    splits: dict[str, tuple[str, str]]
+
+
+def person_counts(ctx: ReportContext) -> PersonCounts:
+    """Persons by arm within each split of "all" (waiting time; self-efficacy, whose persons
+    without a UW-SES form a remainder row), protected as count tables with margins.
+
+    The descriptive table publishes the margins (all, the arms, each group), the balance tables
+    the interior (each sample's persons by arm) and each sample's N: one two-way table per
+    split, rows = its groups (+ the remainder), columns = the arms. Each goes through
+    :func:`~dreamkit.report.disclosure.protect_table` (primary and secondary suppression until
+    no hidden count is recoverable from the row and column totals). The remainder (persons
+    without a value) is published nowhere, and with a remainder the balance table leaves the
+    split out, so only the margins are published: those parts are unknowns of the attack from
+    the start. A margin shared by the splits
+    (an arm, the total) hidden in one split is hidden in all. Every hidden count is recorded
+    under each table that would have shown it. Computed once per report.
+    """
+    cached = ctx.results.get("person_counts")
+    if isinstance(cached, PersonCounts):
+        return cached
+    exprs = groups(ctx)
+    names = list(exprs)
+    splits = {
+        "wait" if names[i].startswith("wait") else "se": (names[i], names[i + 1])
+        for i in range(3, len(names), 2)
+    }
+    arm = ctx.persons[C.TREATED].to_numpy()
+    by_arm = [int((arm == a).sum()) for a in (0, 1)]
+    tables: dict[str, tuple[list[str], list[list[int]]]] = {"all": (["all"], [by_arm])}
+    unpublished: dict[str, tuple[list[list[bool]], list[bool]]] = {}
+    for split, pair in splits.items():
+        member = [
+            ctx.persons.select(exprs[g].fill_null(False)).to_series().to_numpy() for g in pair
+        ]
+        rows = list(pair)
+        counts = [[int((m & (arm == a)).sum()) for a in (0, 1)] for m in member]
+        rest = ~(member[0] | member[1])
+        if rest.any():  # the balance table then leaves the split out: margins only
+            rows.append(f"{split} without a value")
+            counts.append([int((rest & (arm == a)).sum()) for a in (0, 1)])
+            unpublished[split] = ([[True, True]] * 3, [False, False, True])
+        tables[split] = (rows, counts)
+    scratch = DisclosureLog(ctx.log.min_cell)
+    published: dict[str, CountTable] = {
+        split: protect_table(
+            scratch,
+            split,
+            counts,
+            rows=rows,
+            columns=ARM_LABELS,
+            unpublished_cells=unpublished.get(split, (None, None))[0],
+            unpublished_rows=unpublished.get(split, (None, None))[1],
+        )
+        for split, (rows, counts) in tables.items()
+    }
+    col_hidden = [any(t.col_totals[j] == SUPPRESSED for t in published.values()) for j in (0, 1)]
+    total: int | str = (
+        SUPPRESSED if any(t.total == SUPPRESSED for t in published.values()) else sum(by_arm)
+    )
+    arms: dict[str, int | str] = {
+        label: SUPPRESSED if col_hidden[j] else by_arm[j] for j, label in enumerate(ARM_LABELS)
+    }
+    group_n: dict[str, int | str] = {}
+    cells: dict[tuple[str, str], int | str] = {}
+    for split, pair in splits.items():
+        table = published[split]
+        for i, g in enumerate(pair):
+            group_n[g] = table.row_totals[i]
+            for j, label in enumerate(ARM_LABELS):
+                cells[(g, label)] = table.cells[i][j]
+    reasons = {(e.output, e.cell): e.reason for e in scratch.entries}
+    _record_counts(ctx, splits, set(unpublished), reasons, total, arms, group_n, cells)
+    out = PersonCounts(total, arms, group_n, cells, splits)
+    ctx.results["person_counts"] = out
+    return out
+
+
+def _record_counts(
+    ctx: ReportContext,
+    splits: dict[str, tuple[str, str]],
+    left_out: set[str],
+    reasons: dict[tuple[str, str], str],
+    total: int | str,
+    arms: dict[str, int | str],
+    group_n: dict[str, int | str],
+    cells: dict[tuple[str, str], int | str],
+) -> None:
+    """Record each hidden person count under every table that would have shown it (the balance
+    tables leave out the splits in ``left_out``: persons without a value)."""
+    shared = "margin suppressed (small, or another split's table would reveal a cell)"
+
+    def why(split: str, cell: str) -> str:
+        return reasons.get((split, cell), shared)
+
+    if total == SUPPRESSED:
+        for split in ("all", *splits):
+            if (split, "total") in reasons:
+                reason = reasons[(split, "total")]
+                break
+        else:
+            reason = shared
+        ctx.log.record(NAME, "persons, all", reason)
+        ctx.log.record("balance", "persons, sample all", reason)
+        ctx.log.record("balance_joint", "persons, sample all", reason)
+    for label, value in arms.items():
+        if value == SUPPRESSED:
+            cell = f"column total: {label}"
+            split = next((s for s in ("all", *splits) if (s, cell) in reasons), "all")
+            ctx.log.record(NAME, f"persons, {label}", why(split, cell))
+            ctx.log.record("balance", f"persons, sample all, {label}", why(split, cell))
+    for split, pair in splits.items():
+        for g, sample in zip(pair, SAMPLE_OF_SPLIT[split], strict=True):
+            if group_n[g] == SUPPRESSED:
+                reason = why(split, f"row total: {g}")
+                ctx.log.record(NAME, f"persons, {g}", reason)
+                if split not in left_out:
+                    ctx.log.record("balance_joint", f"persons, sample {sample}", reason)
+            if split in left_out:
+                continue
+            for label in ARM_LABELS:
+                if cells[(g, label)] == SUPPRESSED:
+                    reason = why(split, f"{g}, {label}")
+                    ctx.log.record("balance", f"persons, sample {sample}, {label}", reason)
 
 
 def descriptive_variables(ctx: ReportContext) -> list[str]:
@@ -82,11 +227,13 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
     frames = {name: ctx.persons.filter(expr.fill_null(False)) for name, expr in group_exprs.items()}
     names = list(frames)
     pairs = [names[i : i + 2] for i in range(1, len(names), 2)]
-    sizes = {g: f.height for g, f in frames.items()}
+    counts = person_counts(ctx)
     shown: dict[str, object] = {
-        g: ctx.log.count(NAME, f"persons, {g}", n) for g, n in sizes.items()
+        "all": counts.total,
+        "course": counts.arms["course"],
+        "control": counts.arms["control"],
+        **counts.groups,
     }
-    _complement(ctx, pairs, shown, "persons", lambda g: (sizes[g], None))
     rows: list[list[object]] = [["persons", *shown.values()]]
     for var in variables:
         binary = _is_binary(ctx.persons[var])
@@ -103,6 +250,8 @@ def descriptive_section(ctx: ReportContext, variables: list[str]) -> Section:
                 ok = ctx.log.group_ok(NAME, cell, [values.len()])
             cells[group] = float(values.mean()) if ok else SUPPRESSED  # type: ignore[arg-type]
         _complement(ctx, pairs, cells, var, stats.__getitem__)
+        if binary:
+            _protect_shares(ctx, var, frames, pairs, cells)
         rows.append([var, *cells.values()])
     table = ctx.add_table(
         Table.from_rows(
@@ -164,6 +313,68 @@ def _complement(
         for g, h in zip(pair, hidden, strict=True):
             if h:
                 cells[g] = SUPPRESSED
+
+
+def _protect_shares(
+    ctx: ReportContext,
+    var: str,
+    frames: dict[str, pl.DataFrame],
+    pairs: list[list[str]],
+    cells: dict[str, object],
+) -> None:
+    """Secondary suppression of a binary variable's shares, in place.
+
+    A share x the group's persons gives the count with the attribute, so each pair of groups
+    publishes the table "group x attribute (1 / 0)" whose column totals are the counts of
+    "all" and whose row totals are the groups' persons with a value; the persons of "all" in
+    neither group (without a UW-SES) form one more row, published nowhere (an unknown of the
+    attack). The table goes through
+    :func:`~dreamkit.report.disclosure.protect_table`; a group with a hidden cell or total
+    loses its share, and "all" loses its share when a row total or the total is hidden.
+    """
+    scratch = DisclosureLog(ctx.log.min_cell)
+
+    def counts(frame: pl.DataFrame) -> list[int]:
+        values = frame[var].drop_nulls()
+        return [int((values == 1).sum()), int((values == 0).sum())]
+
+    everyone = counts(frames["all"])
+    for pair in pairs:
+        rows = [counts(frames[g]) for g in pair]
+        rest = [everyone[r] - sum(c[r] for c in rows) for r in (0, 1)]
+        names = list(pair)
+        absent = [False, False]
+        if any(rest):  # persons in neither group: published nowhere
+            rows.append(rest)
+            names.append("persons in neither group")
+            absent.append(True)
+        table = protect_table(
+            scratch,
+            NAME,
+            rows,
+            rows=names,
+            columns=[f"{var} = 1", f"{var} = 0"],
+            unpublished_cells=[[a, a] for a in absent],
+            unpublished_rows=absent,
+        )
+        for i, g in enumerate(pair):
+            hidden = table.row_totals[i] == SUPPRESSED or SUPPRESSED in table.cells[i]
+            if hidden and cells[g] != SUPPRESSED:
+                cells[g] = SUPPRESSED
+                ctx.log.record(
+                    NAME,
+                    f"{var}, {g}",
+                    "secondary suppression (the shares x persons of the other groups and of "
+                    "all would reveal a small count)",
+                )
+        all_hidden = table.total == SUPPRESSED or SUPPRESSED in table.col_totals
+        if all_hidden and cells["all"] != SUPPRESSED:
+            cells["all"] = SUPPRESSED
+            ctx.log.record(
+                NAME,
+                f"{var}, all",
+                "secondary suppression (the groups' shares would reveal a small count)",
+            )
 
 
 def _is_binary(values: pl.Series) -> bool:

@@ -38,7 +38,7 @@ from dreamkit.config import ObservationalConfig
 from dreamkit.design import columns as C
 from dreamkit.errors import ConfigError
 from dreamkit.report.context import ReportContext
-from dreamkit.report.disclosure import SUPPRESSED
+from dreamkit.report.disclosure import SUPPRESSED, DisclosureLog
 from dreamkit.report.html import Section
 from dreamkit.report.tables import Table, fmt
 
@@ -245,7 +245,8 @@ def observational_section(ctx: ReportContext) -> Section:
 
 
 def _cohort_table(ctx: ReportContext, e: np.ndarray, n_never: int) -> Table:
-    """Persons per start cohort and never started; counts below k suppressed."""
+    """Persons per start cohort and never started; counts below k suppressed, and further
+    cohorts until the hidden ones add up to at least k (their total is published)."""
     from dreamkit.estimate.panel.event_study import NEVER
     from dreamkit.register.calendar import months_of_weeks, week_label
 
@@ -257,10 +258,32 @@ def _cohort_table(ctx: ReportContext, e: np.ndarray, n_never: int) -> Table:
     else:
         labels = [week_label(int(w)) for w in started]
     counts = pl.DataFrame({"cohort": labels}).group_by("cohort").len().sort("cohort")
+    output = f"{NAME}_cohorts"
+    cells = [f"cohort {c}" for c in counts["cohort"]]
+    sizes = [int(n) for n in counts["len"]]
+    # the cohorts add up to the persons who started, published in the event-time table's notes
+    # (and equal to the analysed persons with a start row minus the never started): secondary
+    # suppression until the hidden cohorts add up to >= k, or all of them when that fails
+    scratch = DisclosureLog(ctx.log.min_cell)
+    mask, total_exposed = scratch.protect_counts(output, cells, sizes)
+    for entry in scratch.entries:
+        if entry.cell != "total":
+            ctx.log.entries.append(entry)
+    if total_exposed:
+        for i, hidden in enumerate(mask):
+            if not hidden:
+                mask[i] = True
+                ctx.log.record(
+                    output,
+                    cells[i],
+                    "secondary suppression (the persons who started minus the shown cohorts "
+                    "would reveal a small cohort)",
+                )
     rows: list[list[object]] = [
-        [c, ctx.log.count(f"{NAME}_cohorts", f"cohort {c}", int(n))] for c, n in counts.iter_rows()
+        [c, SUPPRESSED if hidden else n]
+        for c, n, hidden in zip(counts["cohort"], sizes, mask, strict=True)
     ]
-    rows.append(["never started", ctx.log.count(f"{NAME}_cohorts", "never started", n_never)])
+    rows.append(["never started", ctx.log.count(output, "never started", n_never)])
     n_hidden = sum(r[1] == SUPPRESSED for r in rows)
     return Table.from_rows(
         f"{NAME}_cohorts",
@@ -268,7 +291,8 @@ def _cohort_table(ctx: ReportContext, e: np.ndarray, n_never: int) -> Table:
         ["start cohort", "persons"],
         rows,
         notes=[
-            f"Counts below {ctx.log.min_cell} are suppressed ({n_hidden} cells); no total is shown."
+            f"Counts below {ctx.log.min_cell} are suppressed, and further cohorts so that the "
+            f"persons who started minus the shown cohorts reveal no small one ({n_hidden} cells)."
         ],
     )
 

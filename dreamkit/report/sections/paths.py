@@ -26,6 +26,7 @@ from dreamkit.design import columns as C
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import SUPPRESSED
 from dreamkit.report.figures import new_figure
+from dreamkit.report.files import write_csv_atomic
 from dreamkit.report.html import Section
 from dreamkit.report.plots import draw_path
 from dreamkit.report.tables import Table
@@ -149,7 +150,7 @@ def paths_section(ctx: ReportContext) -> Section:
         frame = frame.with_columns(
             pl.when(pl.Series(keep)).then(pl.col("control_mean")).alias("control_mean")
         )
-        frame.write_csv(_all_weeks_path(ctx, prefix))
+        write_csv_atomic(frame, _all_weeks_path(ctx, prefix))
         shown = frame.filter(pl.col("week").is_in(report_weeks(ctx.config.outcomes.weeks)))
         items.append(
             ctx.add_table(

@@ -46,7 +46,9 @@ def survival_section(ctx: ReportContext) -> Section:
     at_risk_rows: list[list[object]] = []
     figures = [_km_figure(ctx, by_arm, "kaplan_meier", "by arm", at_risk_rows)]
     if ctx.runs.has(WAITING_TIME):
-        figures.append(_km_figure(ctx, by_wait, "kaplan_meier_wait", "by arm and waiting time", []))
+        figures.append(
+            _km_figure(ctx, by_wait, "kaplan_meier_wait", "by arm and waiting time", None)
+        )
     at_risk = ctx.add_table(
         Table.from_rows(
             "km_at_risk",
@@ -80,10 +82,11 @@ def _km_figure(
     groups: dict[str, pl.Expr],
     name: str,
     what: str,
-    at_risk_rows: list[list[object]],
+    at_risk_rows: list[list[object]] | None,
 ) -> Figure:
     """One panel per duration, one curve per group, truncated where < k are at risk; appends
-    the groups' publishable at-risk counts to ``at_risk_rows``."""
+    the groups' publishable at-risk counts to ``at_risk_rows`` (``None``: the groups' at-risk
+    counts are not published, so nothing is suppressed or audited for them)."""
     from dreamkit.estimate.duration.survival import kaplan_meier
 
     labels = list(groups)
@@ -120,40 +123,8 @@ def _km_figure(
                 )
             curves.append((label, week, shown))
             published[f"{key}: {label}"] = (week, shown)
-            row: list[object] = [title, label]
-            previous = int((data["_km_group"] == i).sum())  # the group size
-            for week_c in _checkpoints(ctx):
-                hit = curve.filter(pl.col("week") == week_c)["at_risk"]
-                n = int(hit[0]) if hit.len() else 0
-                cell = f"{title}, {label}, week {week_c}"
-                if not ctx.log.small(n) and not ctx.log.differences_ok(previous, n):
-                    ctx.log.record(
-                        "km_at_risk",
-                        cell,
-                        f"differs from the previous shown count by fewer than {ctx.log.min_cell}",
-                    )
-                    row.append(SUPPRESSED)
-                    continue
-                shown_n = ctx.log.count("km_at_risk", cell, n)
-                if shown_n != SUPPRESSED:
-                    previous = n
-                row.append(shown_n)
-            # the event shares by arm give the persons without an event at W: the last shown
-            # count must differ from them by 0 or >= k too
-            members = data.filter(pl.col("_km_group") == i)
-            n_end = members.height - int(members[event].sum())
-            for j in range(len(row) - 1, 1, -1):
-                if row[j] == SUPPRESSED:
-                    continue
-                if ctx.log.differences_ok(n_end, int(row[j])):  # type: ignore[call-overload]
-                    break
-                ctx.log.record(
-                    "km_at_risk",
-                    f"{title}, {label}, week {_checkpoints(ctx)[j - 2]}",
-                    f"differs from the persons without an exit by fewer than {ctx.log.min_cell}",
-                )
-                row[j] = SUPPRESSED
-            at_risk_rows.append(row)
+            if at_risk_rows is not None:
+                at_risk_rows.append(_at_risk_row(ctx, data, i, curve, title, label, event))
         logrank_p = km.glance()["logrank_p_value"][0]
         draw_survival(
             ax,
@@ -166,6 +137,55 @@ def _km_figure(
     return ctx.add_figure(
         fig, name, f"Kaplan-Meier curves {what} (each stops where < k persons are at risk)."
     )
+
+
+def _at_risk_row(
+    ctx: ReportContext,
+    data: pl.DataFrame,
+    i: int,
+    curve: pl.DataFrame,
+    title: str,
+    label: str,
+    event: str,
+) -> list[object]:
+    """The published at-risk counts of group ``i`` at the checkpoints: none below k, none
+    differing from the previous shown one (from the group size) by 1..k-1, and the last shown
+    one not differing from the persons without an exit (published through the event shares)
+    by 1..k-1; every hidden count is recorded."""
+    row: list[object] = [title, label]
+    previous = int((data["_km_group"] == i).sum())  # the group size
+    for week_c in _checkpoints(ctx):
+        hit = curve.filter(pl.col("week") == week_c)["at_risk"]
+        n = int(hit[0]) if hit.len() else 0
+        cell = f"{title}, {label}, week {week_c}"
+        if not ctx.log.small(n) and not ctx.log.differences_ok(previous, n):
+            ctx.log.record(
+                "km_at_risk",
+                cell,
+                f"differs from the previous shown count by fewer than {ctx.log.min_cell}",
+            )
+            row.append(SUPPRESSED)
+            continue
+        shown_n = ctx.log.count("km_at_risk", cell, n)
+        if shown_n != SUPPRESSED:
+            previous = n
+        row.append(shown_n)
+    # the event shares by arm give the persons without an event at W: the last shown
+    # count must differ from them by 0 or >= k too
+    members = data.filter(pl.col("_km_group") == i)
+    n_end = members.height - int(members[event].sum())
+    for j in range(len(row) - 1, 1, -1):
+        if row[j] == SUPPRESSED:
+            continue
+        if ctx.log.differences_ok(n_end, int(row[j])):  # type: ignore[call-overload]
+            break
+        ctx.log.record(
+            "km_at_risk",
+            f"{title}, {label}, week {_checkpoints(ctx)[j - 2]}",
+            f"differs from the persons without an exit by fewer than {ctx.log.min_cell}",
+        )
+        row[j] = SUPPRESSED
+    return row
 
 
 def _complement_wait_rows(
