@@ -38,10 +38,12 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -121,12 +123,19 @@ class ProcessExecutor:
     ``fn`` must be picklable (a module-level function, a ``functools.partial`` of one, or an
     instance of a module-level class). Spawned workers import the calling script, so a script
     must run under ``if __name__ == "__main__":`` (notebooks need nothing).
+
+    Each :meth:`map` starts its own pool of processes and stops it, unless the executor is
+    used as a context manager (``with ProcessExecutor(2) as ex: ...``): then one pool, started
+    at the first map, serves every map in the block (the processes start, and import numpy
+    and dreamkit, once).
     """
 
     def __init__(self, n_workers: int = 2) -> None:
         if n_workers < 1:
             raise InputError(f"n_workers must be >= 1, got {n_workers}.")
         self._n = n_workers
+        self._depth = 0  # nesting of ``with`` blocks
+        self._pool: ProcessPoolExecutor | None = None
 
     @property
     def n_workers(self) -> int:
@@ -136,16 +145,63 @@ class ProcessExecutor:
         tasks = list(tasks)
         if self._n == 1 or len(tasks) <= 1:
             return [fn(t) for t in tasks]
-        context = multiprocessing.get_context("spawn")
+        _std_pickle(fn, tasks[0])
         chunksize = max(1, min(16, len(tasks) // (8 * self._n)))
-        with (
-            single_thread_environment(),
-            ProcessPoolExecutor(max_workers=min(self._n, len(tasks)), mp_context=context) as pool,
-        ):
+        with single_thread_environment():  # processes spawn on demand, inheriting it
+            if self._depth > 0:
+                if self._pool is None:
+                    self._pool = self._new_pool(self._n)
+                return self._run(self._pool, fn, tasks, chunksize)
+            with self._new_pool(min(self._n, len(tasks))) as pool:
+                return self._run(pool, fn, tasks, chunksize)
+
+    @staticmethod
+    def _new_pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+
+    def _run(
+        self, pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: list[T], chunksize: int
+    ) -> list[R]:
+        try:
             return list(pool.map(fn, tasks, chunksize=chunksize))
+        except BrokenProcessPool as exc:
+            if pool is self._pool:
+                self._pool = None  # a fresh pool for the next map
+            raise ExecutorError(
+                f"a local worker process running {task_name(fn)!r} died abruptly ({exc}); "
+                "a task that crashes its process (out of memory, a segfault in compiled "
+                "code, a function the spawned processes cannot import) stops the pool. Use "
+                "fewer processes or smaller tasks; functions must come from importable modules."
+            ) from None
+
+    def __enter__(self) -> ProcessExecutor:
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(n_workers={self._n})"
+
+
+def _std_pickle(fn: Callable[..., Any], first: Any) -> None:
+    """Local processes receive ``fn`` and the tasks through the standard pickle: an
+    ExecutorError naming the function or task 0 if either cannot be pickled."""
+    name = task_name(fn)
+    for what, obj in ((f"the function {name!r}", fn), (f"task 0 of {name!r}", first)):
+        try:
+            pickle.dumps(obj)
+        except Exception as exc:
+            raise ExecutorError(
+                f"{what} cannot be sent to the local worker processes: it cannot be pickled "
+                f"({type(exc).__name__}: {_short(str(exc))}). Use a module-level function "
+                "(or a functools.partial of one; no lambdas or closures) and plain data as "
+                "tasks, or run it with executor=1."
+            ) from None
 
 
 class _Batch:
