@@ -31,6 +31,13 @@ Random tasks get their own seed, spawned in advance from the run seed by
 workers and any executor. A task lost with its worker (a killed process, a pre-empted node) is
 rerun by the Dask scheduler on another worker; because tasks are deterministic functions of
 their inputs the result is unchanged.
+
+Faults are typed errors, never hangs (:class:`~dreamkit.errors.ExecutorError`, naming the
+function, task indices, workers and modules, never data values): a function or first task
+that cannot be pickled, or that a Dask worker cannot load (checked on every worker before
+any task is submitted), a cluster that has lost all its workers, no progress within
+``DaskExecutor(timeout=)``, a task that kills every worker it runs on, a crashed local
+process.
 """
 
 from __future__ import annotations
