@@ -34,7 +34,7 @@ their inputs the result is unchanged.
 
 Faults are typed errors, never hangs (:class:`~dreamkit.errors.ExecutorError`, naming the
 function, task indices, workers and modules, never data values): a function or first task
-that cannot be pickled, or that a Dask worker cannot load (checked on every worker before
+that cannot be pickled, or that a Dask worker cannot load (checked on one worker before
 any task is submitted), a cluster that has lost all its workers, no progress within
 ``DaskExecutor(timeout=)``, a task that kills every worker it runs on, a crashed local
 process.
@@ -240,7 +240,7 @@ class DaskExecutor:
             SLURM cluster still queueing its jobs, is waited for, up to ``timeout``).
 
     Before any task is submitted, :meth:`map` pickles the function and the first task here
-    and asks every worker to load them, so a function the workers cannot import (a module
+    and asks a worker to load them, so a function the workers cannot import (a module
     only this machine has) is an :class:`~dreamkit.errors.ExecutorError` naming the worker
     and the missing module, not a hang: ``dask.distributed`` decodes a task inside the
     worker's connection to the scheduler, and a task that cannot be decoded there closes the
@@ -323,13 +323,18 @@ class DaskExecutor:
         return out
 
     def _check_workers_load(self, blob: bytes, name: str) -> None:
-        """Every current worker unpickles ``blob`` (function + first task), or an error."""
-        if self._live_workers() == 0:
+        """One worker unpickles ``blob`` (function + first task), or an error.
+
+        One is enough: workers share an environment, and a worker that differs closes on the
+        first task it cannot decode while the others finish the work. Probing one keeps the
+        cost at one extra copy of the function (which may carry data arrays)."""
+        workers = sorted(self.client.nthreads())
+        if not workers:
             return  # none yet (a cluster still starting): _wait watches the cluster
         try:
-            answers = self.client.run(_load_error, blob, on_error="return")
+            answers = self.client.run(_load_error, blob, workers=workers[:1], on_error="return")
         except TypeError:  # pragma: no cover - distributed < 2023.10 has no on_error
-            answers = self.client.run(_load_error, blob)
+            answers = self.client.run(_load_error, blob, workers=workers[:1])
         for address, answer in sorted(answers.items()):
             if answer is None or isinstance(answer, OSError):
                 continue  # loaded; or the worker was lost meanwhile (the scheduler copes)
