@@ -146,3 +146,22 @@ def test_bad_executors_fail_before_any_work(monkeypatch, tmp_path):
     with pytest.raises(SchedulerUnreachableError, match=address):
         run_report(_config(), tmp_path / "b", progress=False, executor=address)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_executor_option(monkeypatch, tmp_path, capsys):
+    """``dreamkit report --executor``: a number of processes or a scheduler address; a bad one
+    is an input error (exit 2) before any work."""
+    from dreamkit import cli
+
+    seen = []
+
+    def fake_run_report(config, out, *, progress, executor):
+        seen.append(executor)
+        return run_report(config, out, progress=progress, executor=0)  # fails at once
+
+    monkeypatch.setattr("dreamkit.pipeline.run_report", fake_run_report)
+    for value, want in (("3", 3), ("tcp://10.0.0.5:8786", "tcp://10.0.0.5:8786")):
+        assert cli.main(["report", "--out", str(tmp_path / "r"), "--executor", value]) == 2
+        assert seen[-1] == want
+    assert "executor = 0 workers" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
