@@ -170,6 +170,7 @@ _FACE: dict[str, str] = {
     "IdentificationError": "dreamkit.errors",
     "FrailtyBoundaryWarning": "dreamkit.errors",
     "MixtureBoundaryWarning": "dreamkit.errors",
+    "ExecutorError": "dreamkit.errors",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -192,6 +193,7 @@ __all__ = [
     "EmploymentTable",
     "EstimationError",
     "EventStudyResult",
+    "ExecutorError",
     "FrailtyBoundaryWarning",
     "FrailtyHazard",
     "FrailtyResult",
@@ -338,18 +340,23 @@ __all__ = [
 ]
 
 
-def report(config: Any = None, out: str = "report", *, progress: bool = False) -> Any:
+def report(
+    config: Any = None, out: str = "report", *, progress: bool = False, executor: Any = None
+) -> Any:
     """Run the full evaluation report: ``dk.report("analysis.toml", out="report")``.
 
     ``config`` is a path to an analysis TOML file, a loaded configuration, or ``None`` for the
     built-in synthetic example (what ``dreamkit report`` runs). Returns the report's result
-    (paths of the tables, figures and the HTML file).
+    (paths of the tables, figures and the HTML file). ``executor`` (local processes, a
+    ``dask.distributed.Client`` or an address; default the session executor, else this
+    process) runs the randomisation and bootstrap draws and the figure rendering; the output
+    is byte-identical for every executor.
     """
     from dreamkit.config import Config, load_config
     from dreamkit.pipeline import run_report
 
     cfg = config if isinstance(config, Config) else load_config(config)
-    return run_report(cfg, out, progress=progress)
+    return run_report(cfg, out, progress=progress, executor=executor)
 
 
 def __getattr__(name: str) -> Any:
@@ -380,6 +387,7 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         DreamkitError,
         DreamkitWarning,
         EstimationError,
+        ExecutorError,
         FrailtyBoundaryWarning,
         IdentificationError,
         InferenceWarning,

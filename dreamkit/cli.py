@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", type=Path, required=True, help="output directory")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
+    report.add_argument(
+        "--executor",
+        metavar="N|ADDRESS",
+        help="where the draws and figure rendering run: N local processes, or the address of "
+        "a Dask scheduler (tcp://host:8786); default this process. Output is identical.",
+    )
 
     simulate = sub.add_parser(
         "simulate",
@@ -140,7 +146,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from dreamkit.pipeline import run_report
 
     config = load_config(args.config)
-    result = run_report(config, args.out, progress=not args.quiet)
+    executor = args.executor
+    if executor is not None and executor.strip().isdigit():
+        executor = int(executor)
+    result = run_report(config, args.out, progress=not args.quiet, executor=executor)
     print(result.html)
     return EXIT_OK
 

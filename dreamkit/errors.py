@@ -113,3 +113,9 @@ class SchedulerUnreachableError(DreamkitError, ConnectionError):
 
 class SchemaMismatchError(InputError):
     """Partitions of one dataset have different column names or types."""
+
+
+class ExecutorError(DreamkitError, RuntimeError):
+    """Parallel work could not run on its executor: a task that cannot be pickled, workers
+    that cannot load it, a cluster that lost all its workers, or no task finished within the
+    executor's ``timeout``. The message names the function and the task, never data values."""

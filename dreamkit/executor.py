@@ -31,20 +31,32 @@ Random tasks get their own seed, spawned in advance from the run seed by
 workers and any executor. A task lost with its worker (a killed process, a pre-empted node) is
 rerun by the Dask scheduler on another worker; because tasks are deterministic functions of
 their inputs the result is unchanged.
+
+Faults are typed errors, never hangs (:class:`~dreamkit.errors.ExecutorError`, naming the
+function, task indices, workers and modules, never data values): a function or first task
+that cannot be pickled, or that a Dask worker cannot load (checked on one worker before
+any task is submitted), a cluster that has lost all its workers, no progress within
+``DaskExecutor(timeout=)``, a task that kills every worker it runs on, a crashed local
+process.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
+import pickle
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from dreamkit.errors import InputError, SchedulerUnreachableError
+from dreamkit.errors import ExecutorError, InputError, SchedulerUnreachableError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -118,12 +130,19 @@ class ProcessExecutor:
     ``fn`` must be picklable (a module-level function, a ``functools.partial`` of one, or an
     instance of a module-level class). Spawned workers import the calling script, so a script
     must run under ``if __name__ == "__main__":`` (notebooks need nothing).
+
+    Each :meth:`map` starts its own pool of processes and stops it, unless the executor is
+    used as a context manager (``with ProcessExecutor(2) as ex: ...``): then one pool, started
+    at the first map, serves every map in the block (the processes start, and import numpy
+    and dreamkit, once).
     """
 
     def __init__(self, n_workers: int = 2) -> None:
         if n_workers < 1:
             raise InputError(f"n_workers must be >= 1, got {n_workers}.")
         self._n = n_workers
+        self._depth = 0  # nesting of ``with`` blocks
+        self._pool: ProcessPoolExecutor | None = None
 
     @property
     def n_workers(self) -> int:
@@ -133,16 +152,63 @@ class ProcessExecutor:
         tasks = list(tasks)
         if self._n == 1 or len(tasks) <= 1:
             return [fn(t) for t in tasks]
-        context = multiprocessing.get_context("spawn")
+        _std_pickle(fn, tasks[0])
         chunksize = max(1, min(16, len(tasks) // (8 * self._n)))
-        with (
-            single_thread_environment(),
-            ProcessPoolExecutor(max_workers=min(self._n, len(tasks)), mp_context=context) as pool,
-        ):
+        with single_thread_environment():  # processes spawn on demand, inheriting it
+            if self._depth > 0:
+                if self._pool is None:
+                    self._pool = self._new_pool(self._n)
+                return self._run(self._pool, fn, tasks, chunksize)
+            with self._new_pool(min(self._n, len(tasks))) as pool:
+                return self._run(pool, fn, tasks, chunksize)
+
+    @staticmethod
+    def _new_pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+
+    def _run(
+        self, pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: list[T], chunksize: int
+    ) -> list[R]:
+        try:
             return list(pool.map(fn, tasks, chunksize=chunksize))
+        except BrokenProcessPool as exc:
+            if pool is self._pool:
+                self._pool = None  # a fresh pool for the next map
+            raise ExecutorError(
+                f"a local worker process running {task_name(fn)!r} died abruptly ({exc}); "
+                "a task that crashes its process (out of memory, a segfault in compiled "
+                "code, a function the spawned processes cannot import) stops the pool. Use "
+                "fewer processes or smaller tasks; functions must come from importable modules."
+            ) from None
+
+    def __enter__(self) -> ProcessExecutor:
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(n_workers={self._n})"
+
+
+def _std_pickle(fn: Callable[..., Any], first: Any) -> None:
+    """Local processes receive ``fn`` and the tasks through the standard pickle: an
+    ExecutorError naming the function or task 0 if either cannot be pickled."""
+    name = task_name(fn)
+    for what, obj in ((f"the function {name!r}", fn), (f"task 0 of {name!r}", first)):
+        try:
+            pickle.dumps(obj)
+        except Exception as exc:
+            raise ExecutorError(
+                f"{what} cannot be sent to the local worker processes: it cannot be pickled "
+                f"({type(exc).__name__}: {_short(str(exc))}). Use a module-level function "
+                "(or a functools.partial of one; no lambdas or closures) and plain data as "
+                "tasks, or run it with executor=1."
+            ) from None
 
 
 class _Batch:
@@ -150,6 +216,7 @@ class _Batch:
 
     def __init__(self, fn: Callable[[Any], Any]) -> None:
         self.fn = fn
+        self.__name__ = "dreamkit-" + task_name(fn).rpartition(".")[2]  # the Dask key prefix
 
     def __call__(self, batch: list[Any]) -> list[Any]:
         return [self.fn(t) for t in batch]
@@ -164,46 +231,241 @@ class DaskExecutor:
             scheduler round trips for thousands of tiny replications).
         retries: how often a task that failed is retried (a task lost with its worker is
             always rescheduled by Dask; this covers exceptions raised inside it).
+        timeout: seconds without progress (no task finishing) after which :meth:`map` gives
+            up with :class:`~dreamkit.errors.ExecutorError` naming the unfinished tasks; None
+            (default) waits as long as tasks keep running.
+        lost_after: seconds a cluster that had workers may have none before :meth:`map`
+            gives up with :class:`~dreamkit.errors.ExecutorError` (long enough for a nanny to
+            restart a killed worker; a cluster that never had a worker during the call, e.g. a
+            SLURM cluster still queueing its jobs, is waited for, up to ``timeout``).
+
+    Before any task is submitted, :meth:`map` pickles the function and the first task here
+    and asks a worker to load them, so a function the workers cannot import (a module
+    only this machine has) is an :class:`~dreamkit.errors.ExecutorError` naming the worker
+    and the missing module, not a hang: ``dask.distributed`` decodes a task inside the
+    worker's connection to the scheduler, and a task that cannot be decoded there closes the
+    worker, whose nanny does not restart it, and the futures stay pending.
     """
 
-    def __init__(self, client: Any, *, batch_size: int | None = None, retries: int = 0) -> None:
+    #: seconds between checks of progress and of the number of workers while waiting
+    poll_interval = 0.5
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        batch_size: int | None = None,
+        retries: int = 0,
+        timeout: float | None = None,
+        lost_after: float = 30.0,
+    ) -> None:
         if not _is_dask_client(client):
             raise InputError(
                 f"DaskExecutor needs a dask.distributed.Client, got {type(client).__name__}."
             )
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}.")
+        if timeout is not None and not timeout > 0:
+            raise InputError(f"timeout must be > 0 seconds (or None), got {timeout}.")
+        if not lost_after > 0:
+            raise InputError(f"lost_after must be > 0 seconds, got {lost_after}.")
         self.client = client
         self.batch_size = batch_size
         self.retries = retries
+        self.timeout = timeout
+        self.lost_after = lost_after
 
     @property
     def n_workers(self) -> int:
-        try:
-            info = self.client.scheduler_info(n_workers=-1)  # all workers (newer distributed)
-        except TypeError:
-            info = self.client.scheduler_info()
-        return max(1, len(info.get("workers", {})))
+        return max(1, self._live_workers())
+
+    def _live_workers(self) -> int:
+        """Workers the scheduler knows now (0 when the cluster has lost them all)."""
+        return len(self.client.nthreads())
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
         tasks = list(tasks)
         if not tasks:
             return []
+        name = task_name(fn)
+        batch_fn = _Batch(fn)
+        blob = _dask_pickle(batch_fn, tasks[0], name)  # an unpicklable task fails here
+        self._check_workers_load(blob, name)  # ... and one the workers cannot load, here
         size = self.batch_size or max(1, -(-len(tasks) // (4 * self.n_workers)))
-        batches = [tasks[s : s + size] for s in range(0, len(tasks), size)]
-        futures = self.client.map(_Batch(fn), batches, pure=False, retries=self.retries)
+        starts = list(range(0, len(tasks), size))
+        batches = [tasks[s : s + size] for s in starts]
+        futures = self.client.map(batch_fn, batches, pure=False, retries=self.retries)
         try:
+            self._wait(futures, starts, len(tasks), name)
             parts = self.client.gather(futures)
-        except BaseException:
+        except BaseException as exc:
             self.client.cancel(futures)  # no orphaned work once the caller has the error
+            if type(exc).__name__ == "KilledWorker":
+                keys = [f.key for f in futures]
+                key = getattr(exc, "task", None)
+                where = ""
+                if key in keys:
+                    i = keys.index(key)
+                    last = (starts[i + 1] if i + 1 < len(starts) else len(tasks)) - 1
+                    where = f" (tasks {starts[i]}..{last})"
+                raise ExecutorError(
+                    f"a Dask task of {name!r}{where} was running on workers that died each "
+                    "time, so the scheduler gave up on it (distributed.KilledWorker). A task "
+                    "that crashes its worker (out of memory, a segfault in compiled code) is "
+                    "retried on others up to the scheduler's allowed-failures; give the "
+                    "workers more memory or split the work into smaller tasks, and see the "
+                    "workers' logs."
+                ) from None
             raise
         out: list[R] = []
         for part in parts:
             out.extend(part)
         return out
 
+    def _check_workers_load(self, blob: bytes, name: str) -> None:
+        """One worker unpickles ``blob`` (function + first task), or an error.
+
+        One is enough: workers share an environment, and a worker that differs closes on the
+        first task it cannot decode while the others finish the work. Probing one keeps the
+        cost at one extra copy of the function (which may carry data arrays)."""
+        workers = sorted(self.client.nthreads())
+        if not workers:
+            return  # none yet (a cluster still starting): _wait watches the cluster
+        try:
+            answers = self.client.run(_load_error, blob, workers=workers[:1], on_error="return")
+        except TypeError:  # pragma: no cover - distributed < 2023.10 has no on_error
+            answers = self.client.run(_load_error, blob, workers=workers[:1])
+        for address, answer in sorted(answers.items()):
+            if answer is None or isinstance(answer, OSError):
+                continue  # loaded; or the worker was lost meanwhile (the scheduler copes)
+            if isinstance(answer, BaseException):  # the worker could not load dreamkit itself
+                answer = f"{type(answer).__name__}: {answer}"
+            raise ExecutorError(
+                f"the Dask worker at {address} cannot load the function {name!r} or its task "
+                f"0 ({_short(str(answer))}). The workers need every module the function and "
+                "its arguments come from: install it in the workers' environment (the same "
+                "as this one), ship a local module with client.upload_file(path), or pickle "
+                "it by value with cloudpickle.register_pickle_by_value(module). No task was "
+                "submitted."
+            )
+
+    def _wait(self, futures: list[Any], starts: list[int], n_tasks: int, name: str) -> None:
+        """Until every future is done; an ExecutorError on no progress or no workers."""
+        all_done = _countdown(futures)
+        n_done, progress_at = 0, time.monotonic()
+        seen_workers = self._live_workers() > 0
+        gone_at: float | None = None
+        while not all_done.wait(self.poll_interval):
+            status = [f.status for f in futures]
+            if "error" in status or "cancelled" in status:
+                return  # gather raises the task's own exception
+            now = time.monotonic()
+            finished = status.count("finished")
+            if finished > n_done:
+                n_done, progress_at = finished, now
+            ends = [*starts[1:], n_tasks]
+            pending = [
+                (s, e) for s, e, st in zip(starts, ends, status, strict=True) if st != "finished"
+            ]
+            if not pending:
+                continue  # all finished since the wait timed out
+            n_pending = sum(e - s for s, e in pending)
+            workers = self._live_workers()
+            if workers:
+                seen_workers, gone_at = True, None
+            elif seen_workers:
+                gone_at = now if gone_at is None else gone_at
+                if now - gone_at >= self.lost_after:
+                    raise ExecutorError(
+                        f"the Dask cluster at {self._address()} has lost all its workers "
+                        f"({n_pending} of {n_tasks} tasks of {name!r} unfinished, from task "
+                        f"{pending[0][0]}; none for {now - gone_at:.0f} s). Restart or scale "
+                        "the cluster and rerun (chunked runs resume from their manifest). A "
+                        "common cause is a task the workers cannot unpickle: a function or "
+                        "class from a module only this machine has, which closes each worker "
+                        "that receives it (see the workers' logs)."
+                    )
+            if self.timeout is not None and now - progress_at >= self.timeout:
+                raise ExecutorError(
+                    f"no task of {name!r} finished on the Dask cluster at {self._address()} "
+                    f"for {self.timeout:g} s (timeout): {n_pending} of {n_tasks} tasks "
+                    f"unfinished, from task {pending[0][0]}; {workers} worker(s) connected. "
+                    "Check the workers (dashboard, logs), or raise the timeout for long tasks."
+                )
+
+    def _address(self) -> str:
+        return str(getattr(self.client.scheduler, "address", None) or "?")
+
     def __repr__(self) -> str:
         return f"DaskExecutor({self.client!r})"
+
+
+def _countdown(futures: list[Any]) -> threading.Event:
+    """An event set once every future is done (finished, failed or cancelled)."""
+    left = [len(futures)]
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def one_done(_future: Any) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0] <= 0:
+                done.set()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return done
+
+
+def task_name(fn: Callable[..., Any]) -> str:
+    """A readable name of a task function (the wrapped function of a ``partial``)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    return f"{module}.{name}" if module else str(name)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dask_pickle(fn: Callable[..., Any], first: Any, name: str) -> bytes:
+    """``(fn, [first])`` pickled as ``distributed`` pickles tasks; an ExecutorError naming
+    the function or task 0 if either cannot be pickled."""
+    from distributed.protocol.pickle import dumps
+
+    try:
+        fn_blob = dumps(fn)
+    except Exception as exc:
+        raise ExecutorError(
+            f"the function {name!r} cannot be sent to the Dask workers: it cannot be pickled "
+            f"({type(exc).__name__}: {_short(str(exc))}). Define it at module level (or as a "
+            "functools.partial of one) and keep locks, open files, connections and generators "
+            "out of it. No task was submitted."
+        ) from None
+    try:
+        task_blob = dumps([first])
+    except Exception as exc:
+        raise ExecutorError(
+            f"task 0 of {name!r} cannot be sent to the Dask workers: it cannot be pickled "
+            f"({type(exc).__name__}: {_short(str(exc))}). Tasks must be plain data (numbers, "
+            "strings, paths, arrays, frames). No task was submitted."
+        ) from None
+    return dumps((fn_blob, task_blob))
+
+
+def _load_error(blob: bytes) -> str | None:
+    """Run on a worker: None if the pickled function and task load there, else the error."""
+    from distributed.protocol.pickle import loads
+
+    try:
+        fn_blob, task_blob = loads(blob)
+        loads(fn_blob)
+        loads(task_blob)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _is_dask_client(obj: object) -> bool:

@@ -12,6 +12,7 @@ table and DREAM-style wide register for trying the ``source = "files"`` route.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ from dreamkit.chunked._atomic import write_atomic
 from dreamkit.config import Config
 from dreamkit.design import columns as C
 from dreamkit.errors import ColumnNotFoundError, ConfigError, InputError
+from dreamkit.executor import (
+    Executor,
+    ExecutorLike,
+    ProcessExecutor,
+    SerialExecutor,
+    get_executor,
+    resolve_executor,
+    use_executor,
+)
 from dreamkit.register.codemap import CodeMap
 from dreamkit.report.context import ReportContext
 from dreamkit.report.disclosure import DisclosureLog, write_audit
@@ -54,20 +64,42 @@ class ReportResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) -> ReportResult:
+def run_report(
+    config: Config,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    executor: ExecutorLike = None,
+) -> ReportResult:
     """Run the reference analysis described by ``config`` and write the report to ``out_dir``.
 
     Sections whose inputs the trial lacks, or whose model the data do not identify, are
     replaced by one sentence saying why (:mod:`dreamkit.report.plan`; the sentences are in
     ``ReportResult.skipped``). A progress bar on standard error (``progress=False`` turns it
     off) names each step.
+
+    ``executor`` (:mod:`dreamkit.executor`: a number of local processes, a
+    ``dask.distributed.Client`` or scheduler address, an ``Executor``; default the session
+    executor, else this process) is where the report's parallel work runs: the randomisation
+    and wild-bootstrap draws of every section, and the rendering of the figures (PNG, SVG),
+    one task per figure, after the sections. Tables, figures and the HTML file are
+    byte-identical for every executor. The sections themselves run in order here (they share
+    the disclosure log and reuse each other's results). On the 568-person reference trial the
+    draws are one or two batches per test, so the figures are the only work that spreads
+    (``docs/scale-out.md``).
     """
+    pool = _report_executor(executor)  # bad arguments and unreachable schedulers fail first
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clean_temporaries(out)  # of a killed earlier run; every file below is written atomically
-    with tqdm(
-        total=2 + len(SECTIONS), desc="dreamkit report", disable=not progress, unit="step"
-    ) as bar:
+    with ExitStack() as stack:
+        if pool is not None:
+            stack.enter_context(use_executor(pool))  # the draws inside the sections
+            if isinstance(pool, ProcessExecutor):
+                stack.enter_context(pool)  # one pool of processes for the whole report
+        bar = stack.enter_context(
+            tqdm(total=3 + len(SECTIONS), desc="dreamkit report", disable=not progress, unit="step")
+        )
         bar.set_postfix_str("data and outcomes")
         inputs = load_inputs(config)
         bar.update(1)
@@ -80,6 +112,7 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
             log=DisclosureLog(config.disclosure.min_cell),
             plan=inputs.plan,
             register=inputs.register,
+            executor=pool,
         )
         ctx.results["outcomes"] = inputs.outcomes
         sections: list[Section] = []
@@ -87,12 +120,29 @@ def run_report(config: Config, out_dir: str | Path, *, progress: bool = True) ->
             bar.set_postfix_str(spec.label)
             sections.append(run_section(ctx, spec))
             bar.update(1)
+        bar.set_postfix_str("figures")
+        rendered = ctx.render_figures()
+        for section in sections:  # the rendered figures replace their placeholders
+            section.items = [
+                rendered.get(item.name, item) if isinstance(item, Figure) else item
+                for item in section.items
+            ]
+        bar.update(1)
         bar.set_postfix_str("html")
         text = render_html("dreamkit evaluation report", sections, ctx.log, preamble=_preamble(ctx))
         write_audit(ctx.log, out / "disclosure_audit.csv")
         path = write_html(out / "report.html", text)  # last: the run is complete once it is new
         bar.update(1)
     return ReportResult(path, ctx.tables, ctx.figures, ctx.log, ctx.results, ctx.skipped)
+
+
+def _report_executor(executor: ExecutorLike) -> Executor | None:
+    """The report's executor: ``executor``, else the session's; None for this process."""
+    chosen = executor if executor is not None else get_executor()
+    if chosen is None:
+        return None
+    pool = resolve_executor(chosen)  # an unreachable scheduler fails here, before any work
+    return None if isinstance(pool, SerialExecutor) else pool
 
 
 @dataclass(frozen=True)

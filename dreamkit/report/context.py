@@ -13,7 +13,7 @@ import polars as pl
 from dreamkit.config import Config
 from dreamkit.design import columns as C
 from dreamkit.report.disclosure import DisclosureLog
-from dreamkit.report.figures import Figure, save_figure
+from dreamkit.report.figures import Figure, render_figure, save_figure
 from dreamkit.report.html import Section
 from dreamkit.report.plan import Plan, make_plan
 from dreamkit.report.tables import Table
@@ -46,6 +46,12 @@ class ReportContext:
     #: the weekly state register behind ``persons`` (read by the horizons and observational
     #: sections); may be None
     register: Any = None
+    #: an :class:`~dreamkit.executor.Executor` (local processes, a Dask client): figures are
+    #: then drawn by the sections but rendered (PNG, SVG) on it, all at once, by
+    #: :meth:`render_figures`; None renders each figure when it is added
+    executor: Any = None
+    #: figures added but not yet rendered (name -> matplotlib figure), with an executor
+    pending_figures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -104,7 +110,29 @@ class ReportContext:
         return table
 
     def add_figure(self, fig: Any, name: str, caption: str) -> Figure:
-        """Write a figure's PNG/SVG files and keep it."""
-        figure = save_figure(fig, self.out_dir / "figures", name, caption)
+        """Write a figure's PNG/SVG files and keep it; with an :attr:`executor`, keep it for
+        :meth:`render_figures` (the returned figure has no SVG text until then)."""
+        directory = self.out_dir / "figures"
+        if self.executor is None:
+            figure = save_figure(fig, directory, name, caption)
+        else:
+            figure = Figure(name, caption, directory / f"{name}.png", directory / f"{name}.svg", "")
+            self.pending_figures[name] = fig
         self.figures[name] = figure
         return figure
+
+    def render_figures(self) -> dict[str, Figure]:
+        """Render the pending figures on the executor, one task per figure (the files and
+        SVG text are those :func:`save_figure` writes here, byte for byte), and return them
+        by name (also in :attr:`figures`)."""
+        if not self.pending_figures:
+            return {}
+        directory = self.out_dir / "figures"
+        tasks = [
+            (fig, directory, name, self.figures[name].caption)
+            for name, fig in self.pending_figures.items()
+        ]
+        rendered = {f.name: f for f in self.executor.map(render_figure, tasks)}
+        self.pending_figures.clear()
+        self.figures.update(rendered)
+        return rendered

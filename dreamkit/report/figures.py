@@ -59,3 +59,10 @@ def save_figure(fig: MplFigure, directory: Path, name: str, caption: str) -> Fig
     write_text_atomic(svg, svg_text)
     start = svg_text.find("<svg")
     return Figure(name, caption, png, svg, svg_text[start:])
+
+
+def render_figure(task: tuple[MplFigure, Path, str, str]) -> Figure:
+    """:func:`save_figure` of one ``(figure, directory, name, caption)`` task: module level, so
+    an executor can render figures in other processes (the figure is pickled there)."""
+    fig, directory, name, caption = task
+    return save_figure(fig, directory, name, caption)

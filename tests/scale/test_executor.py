@@ -114,3 +114,24 @@ def test_each_chunk_task_ships_only_its_own_trial_rows(make, tmp_path):
         assert set(work.groups) <= {key} and set(work.slices) == {key}
         shipped += sum(g.height for g in work.groups.values())
     assert shipped == trial.height  # every trial row goes to exactly one task
+
+
+def _pid(_task: int) -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_process_pool_is_kept_inside_a_with_block_and_unpicklable_work_is_typed():
+    from dreamkit.errors import ExecutorError
+
+    with pytest.raises(ExecutorError, match=r"function '.*<lambda>' cannot be sent to the local"):
+        ex.ProcessExecutor(2).map(lambda x: x, [1, 2])
+    with pytest.raises(ExecutorError, match=r"task 0 of 'builtins.abs' cannot be sent"):
+        ex.ProcessExecutor(2).map(abs, [(i for i in range(2)), 1])
+    pool = ex.ProcessExecutor(2)
+    with pool:
+        first = set(pool.map(_pid, range(8)))
+        second = set(pool.map(_pid, range(8)))
+    assert first & second  # the same processes served both maps
+    assert pool._pool is None  # stopped at the end of the block

@@ -141,3 +141,24 @@ def test_frequency_weights_equal_repeated_rows(spells):
     _close(got.glm.std_errors, ref.glm.std_errors)
     with pytest.raises(InputError, match="frequency weights"):
         model.fit(counted.with_columns(pl.lit(0, pl.Int64).alias("n")), weights="n")
+
+
+class _NoWork:
+    """An executor that fails the test if any task reaches it."""
+
+    n_workers = 2
+
+    def map(self, fn, tasks):
+        raise AssertionError("work was submitted before the schemas were checked")
+
+
+def test_hazard_partitions_with_different_schemas_name_the_partition(spells, make, tmp_path):
+    parts = make.split(spells, 3, seed=5)
+    for j, part in enumerate(parts):
+        if j == 2:
+            part = part.with_columns(pl.col("event").cast(pl.Float64))
+        part.write_parquet(tmp_path / f"part-{j}.parquet")
+    with pytest.raises(SchemaMismatchError, match=r"partition 2 \(part-2.parquet\).*'event'"):
+        partitioned_hazard(tmp_path, DiscreteTimeHazard(), executor=_NoWork())
+    with pytest.raises(SchemaMismatchError, match=r"partition 2 \(part-2.parquet\)"):
+        partitioned_effect_path(tmp_path, "duration", [], executor=_NoWork())

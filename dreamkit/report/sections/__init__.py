@@ -86,6 +86,7 @@ def _discard(ctx: ReportContext, tables: set[str], figures: set[str]) -> None:
             (ctx.out_dir / "tables" / f"{name}.{ext}").unlink(missing_ok=True)
     for name in set(ctx.figures) - figures:
         figure = ctx.figures.pop(name)
+        ctx.pending_figures.pop(name, None)
         figure.png.unlink(missing_ok=True)
         figure.svg.unlink(missing_ok=True)
 
