@@ -180,6 +180,7 @@ def effect_path(
     level: float = 0.95,
     missing: Missing = "raise",
     model: str | None = None,
+    cr2_reference: str = "satterthwaite",
 ) -> PathResult:
     """ITT effects tau_w for every outcome column (model 2; model 5 with no covariates).
 
@@ -191,6 +192,12 @@ def effect_path(
         vcov: ``"CRV1"`` (default), ``"CR2"`` (Bell-McCaffrey with Satterthwaite degrees of
             freedom, the same for every week: :mod:`dreamkit.estimate.linear.fwl`),
             ``"CRV3"`` (cluster jackknife) or ``"HC1"``.
+        cr2_reference: with ``vcov="CR2"``, ``"satterthwaite"`` (default: t with the
+            Bell-McCaffrey df) or ``"exact"``: p-values and intervals (also of contrasts)
+            from the exact distribution of the CR2 t-statistic under the working model
+            (:mod:`dreamkit.inference.working_t`), which the Satterthwaite df approximates by
+            two moments; less conservative when a few large teams dominate (the ``df``
+            column keeps the Bell-McCaffrey df; the sup-t band still uses it).
         missing: ``"raise"`` (default) or ``"drop"`` (listwise, recorded in the result).
 
     Returns a :class:`PathResult`: table columns term, outcome, week, estimate, std_error,
@@ -207,7 +214,8 @@ def effect_path(
     )
     control = 1.0 - sample.treated
     means = (control @ sample.y / control.sum())[None, :]
-    fit = fit_sample(sample, vcov, overwrite_y=True)  # sample.y now holds y~ (saves n x W)
+    # sample.y now holds y~ (saves n x W)
+    fit = fit_sample(sample, vcov, overwrite_y=True, cr2_reference=cr2_reference)
     table = fit_rows(
         fit, level, [treated], sample.outcomes, means, extra={"week": list(sample.weeks)}
     )
@@ -231,7 +239,9 @@ def effect_path(
     )
 
 
-def fit_sample(sample: Sample, vcov: str, *, overwrite_y: bool = False) -> FWLFit:
+def fit_sample(
+    sample: Sample, vcov: str, *, overwrite_y: bool = False, cr2_reference: str = "satterthwaite"
+) -> FWLFit:
     """Fit the treatment on every outcome of a prepared sample (stratum FE + covariates);
     with ``overwrite_y`` the sample's outcome array is partialled in place."""
     return fit_fwl(
@@ -244,4 +254,5 @@ def fit_sample(sample: Sample, vcov: str, *, overwrite_y: bool = False) -> FWLFi
         regressor_names=("treated",),
         control_names=sample.covariate_names,
         overwrite_y=overwrite_y,
+        cr2_reference=cr2_reference,
     )
