@@ -101,7 +101,7 @@ def working_t_critical_value(level: float, eigenvalues: ArrayLike) -> float:
     # |T| is stochastically larger than |Z| (E Q = 1, Jensen) at usual levels and smaller than
     # |Z| / sqrt(max lam * chi2_1) = |Cauchy| / sqrt(max lam): a bracket for the root
     lo = 0.5 * float(scipy.stats.norm.ppf(1.0 - alpha / 2.0))
-    hi = float(scipy.stats.t.ppf(1.0 - alpha / 2.0, 1)) / math.sqrt(float(lam.max()))
+    hi = 1.01 * float(scipy.stats.t.ppf(1.0 - alpha / 2.0, 1)) / math.sqrt(float(lam.max()))
     return float(
         scipy.optimize.brentq(
             lambda q: working_t_pvalue(q, lam) - alpha, lo, hi, xtol=1e-12, rtol=1e-12
