@@ -60,16 +60,17 @@ def _weights(eigenvalues: ArrayLike) -> NDArray[np.float64]:
 def _imhof_positive(w: NDArray[np.float64]) -> float:
     """P(sum_j w_j chi2_1 > 0) by Imhof's formula (module docstring)."""
 
+    w = w / float(np.abs(w).max())  # the probability is scale-free; largest |w| = 1
+
     def integrand(u: float) -> float:
         wu = w * u
         theta = 0.5 * float(np.arctan(wu).sum())
         log_rho = 0.25 * float(np.log1p(wu * wu).sum())
-        return math.sin(theta) / (u * math.exp(log_rho))
+        return math.sin(theta) * math.exp(-log_rho) / u
 
-    # the integrand decays like u^(-1 - k/2); split at the scale of the weights
-    scale = 1.0 / float(np.abs(w).max())
+    # the integrand is O(1) on [0, 1] and decays at least like u^(-3/2) beyond
     total = 0.0
-    for lo, hi in ((0.0, scale), (scale, 100.0 * scale), (100.0 * scale, np.inf)):
+    for lo, hi in ((0.0, 1.0), (1.0, 100.0), (100.0, np.inf)):
         val, err = scipy.integrate.quad(
             integrand, lo, hi, limit=500, epsabs=_QUAD_EPS, epsrel=_QUAD_EPS
         )
@@ -78,6 +79,7 @@ def _imhof_positive(w: NDArray[np.float64]) -> float:
                 f"Imhof integral did not converge (estimate {val:.3g}, error {err:.2g})."
             )
         total += val
+    # absolute error < 1e-7 by the check above (about 1e-11 in practice); p = 1/2 + I / pi
     return float(min(max(0.5 + total / math.pi, 0.0), 1.0))
 
 

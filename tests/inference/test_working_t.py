@@ -70,3 +70,14 @@ def test_bad_input() -> None:
         working_t_pvalue(1.0, np.zeros(3))
     with pytest.raises(InputError, match="level"):
         working_t_critical_value(1.5, UNEQUAL)
+
+
+def test_extreme_statistics_and_many_eigenvalues() -> None:
+    """Tiny and huge |t| give p near 1 and 0 (monotone); 2,000 eigenvalues (a large design)
+    neither overflow nor lose the normal limit (T -> Z as no eigenvalue dominates)."""
+    ps = [working_t_pvalue(t, UNEQUAL) for t in (1e-8, 0.5, 2.0, 10.0, 50.0, 1e5)]
+    assert ps[0] == pytest.approx(1.0, abs=1e-9) and ps[-1] < 1e-9
+    assert all(a > b for a, b in zip(ps[:-2], ps[1:-1], strict=True))
+    many = np.random.default_rng(0).gamma(2.0, 1.0, 2000)
+    nu = many.sum() ** 2 / (many**2).sum()
+    assert working_t_pvalue(2.0, many) == pytest.approx(2 * scipy.stats.t.sf(2.0, nu), rel=1e-3)
