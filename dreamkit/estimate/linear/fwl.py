@@ -207,7 +207,9 @@ class FWLFit:
         """True when p-values and intervals use the exact working-model reference (CR2)."""
         return self.bm is not None and self.cr2_reference == "exact"
 
-    def gram_eigenvalues(self, weights: NDArray[np.float64] | tuple[float, ...]) -> NDArray:
+    def gram_eigenvalues(
+        self, weights: NDArray[np.float64] | tuple[float, ...]
+    ) -> NDArray[np.float64]:
         """Eigenvalues of the Bell-McCaffrey matrix Γ of the contrast ``weights`` (m,) of the
         regressors (CR2 only); the same for every outcome."""
         if self.bm is None:
