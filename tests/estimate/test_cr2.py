@@ -343,5 +343,17 @@ def test_effect_path_and_contrasts_with_the_exact_reference(study):
     row = contrast_row(ex.fit, 0.95, [1.0], 0, "treated", "y_1")
     assert row["conf_high"][0] - row["estimate"][0] == pytest.approx(q * row["std_error"][0])
     assert row["p_value"][0] == pytest.approx(ex.table["p_value"][0], rel=1e-12)
+    # another level: tidy() and confint() recompute from the exact reference too
+    q90 = ex.fit.critical_value(0.90, (1.0,))
+    t90 = ex.tidy(level=0.90)
+    np.testing.assert_allclose(
+        (t90["conf_high"] - t90["estimate"]).to_numpy(),
+        q90 * t90["std_error"].to_numpy(),
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(ex.tidy(level=0.90)["p_value"], ex.table["p_value"], rtol=1e-12)
+    ci = ex.confint(0.90)
+    np.testing.assert_allclose(ci["conf_low"].to_numpy(), t90["conf_low"].to_numpy())
+    assert q90 < scipy.stats.t.ppf(0.95, ex.fit.df)
     with pytest.raises(InputError, match="cr2_reference"):
         effect_path(study, "y_", COVS, vcov="CR2", cr2_reference="saddle")
