@@ -291,6 +291,9 @@ def test_gram_and_exact_reference_equal_dense(layout, with_controls):
     lam = np.linalg.eigvalsh(gram)
     np.testing.assert_allclose(fit.gram_eigenvalues((1.0,)), lam, atol=RTOL * lam.max())
     assert fit.df == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=RTOL)
+    # CR2 is unbiased under the working model: tr Γ = Var(tau^)/sigma^2 = [(X'X)^-1]_11, so
+    # normalising the eigenvalues by their sum gives the exact law of the t-statistic
+    assert lam.sum() == pytest.approx(np.linalg.inv(full.T @ full)[0, 0], rel=RTOL)
     p, lo, hi = exact.inference(0.95)
     q = working_t_critical_value(0.95, lam)
     t = fit.coef[0] / fit.std_error[0]
