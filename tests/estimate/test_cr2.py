@@ -360,3 +360,13 @@ def test_effect_path_and_contrasts_with_the_exact_reference(study):
     assert q90 < scipy.stats.t.ppf(0.95, ex.fit.df)
     with pytest.raises(InputError, match="cr2_reference"):
         effect_path(study, "y_", COVS, vcov="CR2", cr2_reference="saddle")
+    via_formula = formula_path(
+        "y_* ~ treated + " + " + ".join(COVS) + " | municipality",
+        study,
+        vcov={"CR2": "team"},
+        cr2_reference="exact",
+    )
+    for col in ("std_error", "p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(
+            via_formula.table[col].to_numpy(), ex.table[col].to_numpy(), rtol=1e-10
+        )
