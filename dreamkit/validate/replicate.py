@@ -139,7 +139,8 @@ def _cr2_exact_draws(
 
 def replicate_hazard_cluster_robust(scenario: Scenario, link: str, seed: int) -> list[Draw]:
     """The hazard's treatment coefficient with CRV1 (normal intervals, as the hazard reports)
-    and CR2 (t with the Bell-McCaffrey df) on one homogeneous-effect trial of ``scenario``
+    and CR2 (t with the Bell-McCaffrey df, and the exact working-model reference of
+    :mod:`dreamkit.inference.working_t`) on one homogeneous-effect trial of ``scenario``
     (``hazard_tau``; 4-week baseline, the simulator's eight covariates). The trial is
     simulated with ``seed`` itself. A trial whose hazard is not identified (e.g. a
     municipality without exits) gives no draws: the summary's replication count shows it.
@@ -178,6 +179,19 @@ def replicate_hazard_cluster_robust(scenario: Scenario, link: str, seed: int) ->
                 scenario.hazard_tau,
             )
         )
+        if cov == "CR2":  # the same statistic with the exact working-model reference
+            q = working_t_critical_value(LEVEL, fit.glm.gram_eigenvalues(k))
+            draws.append(
+                Draw(
+                    f"hazard {link}, 4-week, CR2 (exact working-model t)",
+                    "tau (exit from sickness benefit etc.)",
+                    b,
+                    se,
+                    b - q * se,
+                    b + q * se,
+                    scenario.hazard_tau,
+                )
+            )
     return draws
 
 

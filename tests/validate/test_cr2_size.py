@@ -17,6 +17,7 @@ level 0.01 / K (Bonferroni over the K estimands).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -41,6 +42,7 @@ from dreamkit.validate.replicate import (
     CR2_LABEL,
     STUDY_COVARIATES,
     replicate_cluster_robust,
+    replicate_hazard_cluster_robust,
 )
 from dreamkit.validate.scenarios import Scenario
 
@@ -169,3 +171,32 @@ def test_cr2_exact_size_dominant_cluster_large_r() -> None:
     assert all(x < lo for x in cr2), cr2
     assert all(lo <= x <= hi for x in exact), (exact, lo, hi)
     assert all(x > hi for x in crv1), crv1
+
+
+def test_hazard_cr2_exact_reference_small_r() -> None:
+    """The discrete-time hazard (cloglog) on the unequal design under the null, R = 10: the
+    CR2 draws come with both references; the exact critical value lies below t(BM df)'s in
+    every trial (the GLM's Bell-McCaffrey matrix has the same dominant eigenvalues), and
+    CR2's estimate and SE are shared by the two."""
+    scenario = dataclasses.replace(UNEQUAL_CLUSTERS_NULL, hazard_tau=0.0)
+    draws = run(
+        functools.partial(replicate_hazard_cluster_robust, scenario, "cloglog"),
+        10,
+        seed=7,
+        n_jobs=1,
+        progress=False,
+    )
+    labels = {
+        "crv1": "hazard cloglog, 4-week, CRV1",
+        "bm": "hazard cloglog, 4-week, CR2 (Bell-McCaffrey df)",
+        "exact": "hazard cloglog, 4-week, CR2 (exact working-model t)",
+    }
+    got = {k: draws.filter(pl.col("estimator") == v).sort("replication") for k, v in labels.items()}
+    assert got["bm"].height == got["exact"].height == got["crv1"].height >= 9
+    np.testing.assert_array_equal(got["bm"]["std_error"], got["exact"]["std_error"])
+
+    def q(d: pl.DataFrame) -> np.ndarray:
+        return ((d["conf_high"] - d["estimate"]) / d["std_error"]).to_numpy()
+
+    assert (q(got["exact"]) < q(got["bm"])).all()
+    assert (q(got["exact"]) > scipy.stats.t.ppf(0.975, 11)).all()
