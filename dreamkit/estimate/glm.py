@@ -327,6 +327,23 @@ def _check_identified(cells: BinomialCells) -> None:
 
 
 @dataclass(frozen=True)
+class GLMBMParts:
+    r"""Pieces of the Bell-McCaffrey matrix of every coefficient j (CR2):
+    :math:`\Gamma^{(j)} = \mathrm{diag}(\delta^{(j)}) - P_jBP_j'` with ``delta`` (G, p),
+    ``z`` (G, p, p) whose ``[:, :, j]`` is :math:`P_j` (rows :math:`z_g^{(j)\prime}`) and
+    ``bread`` :math:`B` (p, p) (see :func:`_cr2`)."""
+
+    delta: NDArray[np.float64]
+    z: NDArray[np.float64]
+    bread: NDArray[np.float64]
+
+    def gram(self, j: int) -> NDArray[np.float64]:
+        """The G x G Bell-McCaffrey matrix of coefficient j."""
+        pj = self.z[:, :, j]
+        return np.asarray(np.diag(self.delta[:, j]) - pj @ self.bread @ pj.T, dtype=np.float64)
+
+
+@dataclass(frozen=True)
 class GLMFit:
     """Estimates of a binomial GLM and their covariance."""
 
@@ -344,10 +361,20 @@ class GLMFit:
     correction: float
     hessian: NDArray[np.float64] | None = None  # observed information at the estimate
     df: NDArray[np.float64] | None = None
+    bm: GLMBMParts | None = None
 
     @property
     def std_errors(self) -> NDArray[np.float64]:
         return np.sqrt(np.diag(self.cov))
+
+    def gram_eigenvalues(self, j: int) -> NDArray[np.float64]:
+        """Eigenvalues of the Bell-McCaffrey matrix of coefficient j (CR2 only): the exact
+        working-model reference of its t-statistic (:mod:`dreamkit.inference.working_t`).
+        One G x G eigen-decomposition."""
+        if self.bm is None:
+            raise InputError("Γ eigenvalues exist for cov_type='CR2' fits only.")
+        gram = self.bm.gram(j)
+        return np.asarray(np.linalg.eigvalsh((gram + gram.T) / 2.0), dtype=np.float64)
 
 
 def fit_binomial(
@@ -440,6 +467,7 @@ def fit_binomial(
         )
     hessian = x.xtwx(w_obs)
     df = None
+    bm: GLMBMParts | None = None
     if cov_type == "iid":
         cov = np.asarray(np.linalg.inv(x.xtwx(w_exp)), dtype=np.float64)
         corr = 1.0
@@ -447,7 +475,7 @@ def fit_binomial(
     elif cov_type == "CR2":
         assert cells.clusters is not None
         n_g = cells.n_clusters
-        cov, df = _cr2(x, w_exp, s, cells.clusters, n_g)
+        cov, df, bm = _cr2(x, w_exp, s, cells.clusters, n_g)
         corr = 1.0
     else:
         assert cells.clusters is not None
@@ -469,6 +497,7 @@ def fit_binomial(
         correction=corr,
         hessian=hessian,
         df=df,
+        bm=bm,
     )
 
 
@@ -478,8 +507,9 @@ def _cr2(
     s: NDArray[np.float64],
     clusters: NDArray[np.intp],
     n_g: int,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """CR2 covariance and Bell-McCaffrey df of every coefficient (module docstring).
+) -> tuple[NDArray[np.float64], NDArray[np.float64], GLMBMParts]:
+    """CR2 covariance, Bell-McCaffrey df of every coefficient (module docstring) and the
+    pieces of the Bell-McCaffrey matrices (:class:`GLMBMParts`).
 
     Per cluster: the low-rank adjustment of its cells (``cr2_adjustment``, O(C_g p^2)), the
     score ``Xw_g' A_g e_g`` and, for every coefficient j, ``a_g = A_g Xw_g B e_j``. With
@@ -499,6 +529,7 @@ def _cr2(
     delta = np.empty((n_g, p))  # a_g^(j)' a_g^(j)
     quad = np.empty((n_g, p))  # z_g^(j)' B z_g^(j)
     gram = np.zeros((p, p, p))  # [j] = sum_g z_g^(j) z_g^(j)'
+    zs = np.empty((n_g, p, p))  # [g] = z_g: column j is z_g^(j)
     for g in range(n_g):
         rows = order[bounds[g] : bounds[g + 1]]
         xg = x.rows(rows) * sw[rows, None]
@@ -507,6 +538,7 @@ def _cr2(
         a_g = apply_adjustment(u, kk, xg @ bread)  # column j: a_g for coefficient j
         delta[g] = (a_g * a_g).sum(axis=0)
         z = xg.T @ a_g  # (p, p): column j is z_g^(j)
+        zs[g] = z
         quad[g] = ((bread @ z) * z).sum(axis=0)
         gram += np.einsum("aj,bj->jab", z, z)
     cov = bread @ (scores.T @ scores) @ bread
@@ -516,4 +548,8 @@ def _cr2(
     trace2 = (delta**2).sum(axis=0) - 2.0 * (delta * quad).sum(axis=0) + frob
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(trace2 > 0, trace**2 / trace2, np.nan)
-    return np.asarray((cov + cov.T) / 2, dtype=np.float64), np.asarray(df, dtype=np.float64)
+    return (
+        np.asarray((cov + cov.T) / 2, dtype=np.float64),
+        np.asarray(df, dtype=np.float64),
+        GLMBMParts(delta=delta, z=zs, bread=bread),
+    )

@@ -167,7 +167,8 @@ def effect_path(*args: Any, **kwargs: Any) -> PathResult:
 
     Keyword form (the engine, :func:`dreamkit.estimate.linear.itt.effect_path`):
     ``effect_path(data, "sick_share_", covariates, treated=, stratum=, cluster=, vcov=)``.
-    Both give identical results.
+    Both give identical results. With CR2, ``cr2_reference="exact"`` takes p-values and
+    intervals from the exact working-model reference (docs/inference.md).
     """
     if args and isinstance(args[0], str):
         return _effect_path_formula(*args, **kwargs)
@@ -189,6 +190,7 @@ def _effect_path_formula(
     level: float = 0.95,
     missing: Missing = "raise",
     model: str | None = None,
+    cr2_reference: str = "satterthwaite",
 ) -> PathResult:
     frame = as_polars(data)
     parsed = parse(formula)
@@ -234,6 +236,7 @@ def _effect_path_formula(
         level=level,
         missing=missing,
         model=label,
+        cr2_reference=cr2_reference,
     )
     if n_dropped:
         result = replace(result, n_dropped=n_dropped, drop_reason=reason)

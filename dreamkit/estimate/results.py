@@ -421,9 +421,9 @@ def contrast_row(
     est = float(c @ fit.coef[:, w])
     se = float(np.sqrt(c @ fit.vcov_at(w) @ c))
     df = fit.df_for(c)
-    q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
+    q = fit.critical_value(level, c)
     stat = est / se if se > 0 else float("nan")
-    p = float(2.0 * scipy.stats.t.sf(abs(stat), df)) if se > 0 else float("nan")
+    p = fit.p_value(stat, c) if se > 0 else float("nan")
     row: dict[str, Any] = {
         "term": [term],
         "outcome": [outcome],

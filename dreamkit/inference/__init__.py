@@ -6,6 +6,9 @@ r"""Inference for few-cluster, within-team randomised trials, on numpy arrays.
   allocation within blocks (teams); :func:`fwl_statistic` for the FWL coefficient or its t.
 * :func:`sup_t_band`, :func:`bootstrap_sup_t_band` — simultaneous bands over the effect path.
 * :func:`romano_wolf`, :func:`westfall_young`, :func:`adjust_pvalues` — multiple testing.
+* :func:`working_t_pvalue`, :func:`working_t_critical_value` — the exact reference
+  distribution of a CR2 t-statistic under its working model (from the eigenvalues of the
+  Bell-McCaffrey matrix; :mod:`dreamkit.inference.working_t`).
 * :func:`control_basis`, :func:`annihilate` — the FWL annihilator
   :math:`M_Z a = a - QQ'a` with Q an orthonormal basis of col(Z); :func:`crv1_factor` — the
   CRV1 small-sample factor (:mod:`dreamkit.inference.linalg`).
@@ -37,6 +40,7 @@ from dreamkit.inference.wild_bootstrap import (
     draw_cluster_weights,
     wild_cluster_bootstrap,
 )
+from dreamkit.inference.working_t import working_t_critical_value, working_t_pvalue
 
 __all__ = [
     "Band",
@@ -61,4 +65,6 @@ __all__ = [
     "sup_t_critical_value",
     "westfall_young",
     "wild_cluster_bootstrap",
+    "working_t_critical_value",
+    "working_t_pvalue",
 ]

@@ -23,7 +23,8 @@ Estimands and the truth each interval is compared with (W = 81, level 95%):
   replication checks one link, chosen by a fair coin from its seed (about R/2 replications
   per link; the tables report the count).
 * **few-cluster tools** (on the checked weeks and the path mean): CRV3 (t intervals), CR2
-  (Bell-McCaffrey, t intervals with the Bell-McCaffrey / Satterthwaite df), the
+  (Bell-McCaffrey, t intervals with the Bell-McCaffrey / Satterthwaite df, and again with
+  the exact working-model critical value of :mod:`dreamkit.inference.working_t`), the
   restricted wild cluster bootstrap (WCR, Webb weights, intervals by test inversion; SATE),
   and randomisation inference of the sharp null with the studentised statistic, re-drawing
   the allocation within teams (a rejection only; no interval).
@@ -53,6 +54,7 @@ from dreamkit.inference import (
     randomization_inference,
     wild_cluster_bootstrap,
 )
+from dreamkit.inference.working_t import working_t_critical_value
 from dreamkit.outcomes import build_outcomes
 from dreamkit.simulate import simulate_trial
 from dreamkit.validate.montecarlo import Draw
@@ -68,6 +70,7 @@ LEVEL = 0.95
 WEEKS = 81
 HAZARD_LINKS = ("logit", "cloglog")
 CR2_LABEL = "ITT, CR2 (Bell-McCaffrey df)"
+CR2_EXACT_LABEL = "ITT, CR2 (exact working-model t)"
 _NAN = float("nan")
 
 
@@ -93,6 +96,7 @@ def replicate(scenario: Scenario, seed: int) -> list[Draw]:
             draws += _path_draws(crv3, "ITT, CRV3", PATHS[prefix], true_path, scenario.weeks)
             cr2 = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov="CR2")
             draws += _path_draws(cr2, CR2_LABEL, PATHS[prefix], true_path, scenario.weeks)
+            draws += _cr2_exact_draws(cr2, PATHS[prefix], true_path, scenario.weeks)
             draws += _resampling_draws(crv1, PATHS[prefix], true_path, scenario, seeds[4:6])
     if scenario.subgroups:
         draws += _selfefficacy_draws(persons, truth, scenario)
@@ -118,12 +122,25 @@ def replicate_cluster_robust(scenario: Scenario, seed: int) -> list[Draw]:
         for vcov, label in (("CRV1", "ITT, CRV1"), ("CR2", CR2_LABEL)):
             fit = effect_path(persons, f"{prefix}_share_", STUDY_COVARIATES, vcov=vcov)
             draws += _path_draws(fit, label, PATHS[prefix], true_path, scenario.weeks)
+        draws += _cr2_exact_draws(fit, PATHS[prefix], true_path, scenario.weeks)
     return draws
+
+
+def _cr2_exact_draws(
+    result: PathResult, outcome: str, true_path: NDArray[np.float64], weeks: tuple[int, ...]
+) -> list[Draw]:
+    """The CR2 draws of ``result`` again, with the exact working-model critical value of the
+    treatment (:mod:`dreamkit.inference.working_t`) in place of t(Bell-McCaffrey df): one
+    value for every week and the mean, as Γ depends on the design only."""
+    assert result.fit is not None and result.fit.vcov_type == "CR2"
+    q = working_t_critical_value(LEVEL, result.fit.gram_eigenvalues((1.0,)))
+    return _path_draws(result, CR2_EXACT_LABEL, outcome, true_path, weeks, q=q)
 
 
 def replicate_hazard_cluster_robust(scenario: Scenario, link: str, seed: int) -> list[Draw]:
     """The hazard's treatment coefficient with CRV1 (normal intervals, as the hazard reports)
-    and CR2 (t with the Bell-McCaffrey df) on one homogeneous-effect trial of ``scenario``
+    and CR2 (t with the Bell-McCaffrey df, and the exact working-model reference of
+    :mod:`dreamkit.inference.working_t`) on one homogeneous-effect trial of ``scenario``
     (``hazard_tau``; 4-week baseline, the simulator's eight covariates). The trial is
     simulated with ``seed`` itself. A trial whose hazard is not identified (e.g. a
     municipality without exits) gives no draws: the summary's replication count shows it.
@@ -162,6 +179,19 @@ def replicate_hazard_cluster_robust(scenario: Scenario, link: str, seed: int) ->
                 scenario.hazard_tau,
             )
         )
+        if cov == "CR2":  # the same statistic with the exact working-model reference
+            q = working_t_critical_value(LEVEL, fit.glm.gram_eigenvalues(k))
+            draws.append(
+                Draw(
+                    f"hazard {link}, 4-week, CR2 (exact working-model t)",
+                    "tau (exit from sickness benefit etc.)",
+                    b,
+                    se,
+                    b - q * se,
+                    b + q * se,
+                    scenario.hazard_tau,
+                )
+            )
     return draws
 
 
@@ -182,11 +212,14 @@ def _path_draws(
     outcome: str,
     true_path: NDArray[np.float64],
     weeks: tuple[int, ...],
+    q: float | None = None,
 ) -> list[Draw]:
     """tau_w at the checked weeks and the path mean, with t intervals (df of the fit: G - 1,
-    or for CR2 the Bell-McCaffrey df of the treatment, the same for every week and the mean)."""
+    or for CR2 the Bell-McCaffrey df of the treatment, the same for every week and the mean),
+    or with the critical value ``q`` if given."""
     assert result.fit is not None
-    q = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, result.fit.df))
+    if q is None:
+        q = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, result.fit.df))
     est, vcov = result.estimates, result.vcov
     draws = []
     for label, c in _checked_columns(weeks):

@@ -247,3 +247,126 @@ def test_contrast_rows_and_balance_use_cr2(study):
     res = balance(study, ["belief", "prior_sick"], vcov="CR2", ri_draws=0)
     assert "F(q, G - 1)" in res.joint["note"][0]
     assert res.joint["p_value"][0] == res.joint["p_value"][0]  # computed (not NaN)
+
+
+def dense_gram(x: np.ndarray, cl: np.ndarray, contrast: np.ndarray, hat_x=None) -> np.ndarray:
+    """P'P of the Bell-McCaffrey df from the definitions, P[:, g] = (I - H)[:, g] A_g X_g
+    (X'X)^-1 c with A_g = (I - H^a_gg)^{+1/2}; H^a the hat matrix of ``hat_x`` (default x)."""
+    n = x.shape[0]
+    bread = np.linalg.inv(x.T @ x)
+    m = np.eye(n) - x @ bread @ x.T
+    hx = x if hat_x is None else hat_x
+    m_adj = np.eye(n) - hx @ np.linalg.pinv(hx.T @ hx) @ hx.T
+    groups = np.unique(cl)
+    pmat = np.zeros((n, groups.size))
+    for k, g in enumerate(groups):
+        r = np.flatnonzero(cl == g)
+        pmat[:, k] = m[:, r] @ (_pinv_sqrt(m_adj[np.ix_(r, r)]) @ x[r] @ bread @ contrast)
+    return pmat.T @ pmat
+
+
+@pytest.mark.parametrize("layout", ["nested", "crossed", "none"])
+@pytest.mark.parametrize("with_controls", [False, True])
+def test_gram_and_exact_reference_equal_dense(layout, with_controls):
+    """Γ (whose eigenvalues give the exact working-model reference) equals the dense P'P, with
+    and without stratum fixed effects; p-values and intervals of cr2_reference="exact" are
+    those of that distribution, and the df column keeps the Bell-McCaffrey df."""
+    from dreamkit.inference.working_t import working_t_critical_value, working_t_pvalue
+
+    rng = np.random.default_rng(hash(("gram", layout, with_controls)) % 2**32)
+    cl, st, d, n = _design(rng, layout)
+    x = rng.normal(size=(n, 2)) if with_controls else None
+    y = rng.normal(size=(n, 3))
+    absorb = None if layout == "none" else st
+    fit = fit_fwl(y, d, absorb=absorb, controls=x, clusters=cl, vcov="CR2")
+    exact = fit_fwl(y, d, absorb=absorb, controls=x, clusters=cl, vcov="CR2", cr2_reference="exact")
+    f = (st[:, None] == np.arange(st.max() + 1)).astype(float)
+    full = np.column_stack([d, f] + ([x] if x is not None else []))
+    c = np.zeros(full.shape[1])
+    c[0] = 1.0
+    gram = dense_gram(full, cl, c)
+    np.testing.assert_allclose(
+        fit.bm.gram(np.ones(1)), gram, rtol=0, atol=RTOL * np.abs(gram).max()
+    )
+    lam = np.linalg.eigvalsh(gram)
+    np.testing.assert_allclose(fit.gram_eigenvalues((1.0,)), lam, atol=RTOL * lam.max())
+    assert fit.df == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=RTOL)
+    # CR2 is unbiased under the working model: tr Γ = Var(tau^)/sigma^2 = [(X'X)^-1]_11, so
+    # normalising the eigenvalues by their sum gives the exact law of the t-statistic
+    assert lam.sum() == pytest.approx(np.linalg.inv(full.T @ full)[0, 0], rel=RTOL)
+    p, lo, hi = exact.inference(0.95)
+    q = working_t_critical_value(0.95, lam)
+    t = fit.coef[0] / fit.std_error[0]
+    np.testing.assert_allclose(p[0], [working_t_pvalue(v, lam) for v in t], rtol=1e-9)
+    np.testing.assert_allclose(hi[0] - fit.coef[0], q * fit.std_error[0], rtol=1e-9)
+    np.testing.assert_allclose(fit.coef[0] - lo[0], q * fit.std_error[0], rtol=1e-9)
+    np.testing.assert_array_equal(exact.vcov, fit.vcov)
+    assert exact.df == fit.df and exact.exact_reference and not fit.exact_reference
+    # the default reference is t(df) exactly as before
+    p_bm, _, _ = fit.inference(0.95)
+    np.testing.assert_allclose(p_bm[0], 2 * scipy.stats.t.sf(np.abs(t), fit.df), rtol=1e-12)
+
+
+def test_adjustment_uses_the_full_design_not_the_within_design():
+    """Pustejovsky & Tipton (2018): with absorbed fixed effects the adjustment must come from
+    the hat matrix of the full design (stratum dummies included). dreamkit's CR2 and df equal
+    the dense full-dummy formula (test_equals_dense_formula) and differ from the within-only
+    adjustment (A_g from the hat matrix of the demeaned regressors) when strata cross teams."""
+    rng = np.random.default_rng(5)
+    cl, st, d, n = _design(rng, "crossed")
+    y = rng.normal(size=n)
+    fit = fit_fwl(y, d, absorb=st, controls=None, clusters=cl, vcov="CR2")
+    f = (st[:, None] == np.arange(st.max() + 1)).astype(float)
+    full = np.column_stack([d, f])
+    within = full[:, :1] - f @ np.linalg.lstsq(f, full[:, :1], rcond=None)[0]
+    c = np.zeros(full.shape[1])
+    c[0] = 1.0
+    g_full, g_within = dense_gram(full, cl, c), dense_gram(full, cl, c, hat_x=within)
+    df = [np.trace(g) ** 2 / np.sum(g * g) for g in (g_full, g_within)]
+    assert fit.df == pytest.approx(df[0], rel=RTOL)
+    assert abs(df[1] - df[0]) > 1e-6 * df[0]
+
+
+def test_effect_path_and_contrasts_with_the_exact_reference(study):
+    """effect_path(cr2_reference="exact"): same estimates, SEs and df as the Satterthwaite
+    default; p-values and intervals from the working-model reference (never more conservative
+    here: the exact 97.5% point lies below t(df)'s); a contrast row uses it too; a bad value
+    is an InputError."""
+    from dreamkit.estimate.results import contrast_row
+
+    bm = effect_path(study, "y_", COVS, vcov="CR2")
+    ex = effect_path(study, "y_", COVS, vcov="CR2", cr2_reference="exact")
+    for col in ("estimate", "std_error", "df"):
+        np.testing.assert_array_equal(ex.table[col].to_numpy(), bm.table[col].to_numpy())
+    half_bm = (bm.table["conf_high"] - bm.table["estimate"]).to_numpy()
+    half_ex = (ex.table["conf_high"] - ex.table["estimate"]).to_numpy()
+    q = ex.fit.critical_value(0.95, (1.0,))
+    np.testing.assert_allclose(half_ex, q * ex.table["std_error"].to_numpy(), rtol=1e-9)
+    assert (half_ex < half_bm).all()
+    row = contrast_row(ex.fit, 0.95, [1.0], 0, "treated", "y_1")
+    assert row["conf_high"][0] - row["estimate"][0] == pytest.approx(q * row["std_error"][0])
+    assert row["p_value"][0] == pytest.approx(ex.table["p_value"][0], rel=1e-12)
+    # another level: tidy() and confint() recompute from the exact reference too
+    q90 = ex.fit.critical_value(0.90, (1.0,))
+    t90 = ex.tidy(level=0.90)
+    np.testing.assert_allclose(
+        (t90["conf_high"] - t90["estimate"]).to_numpy(),
+        q90 * t90["std_error"].to_numpy(),
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(ex.tidy(level=0.90)["p_value"], ex.table["p_value"], rtol=1e-12)
+    ci = ex.confint(0.90)
+    np.testing.assert_allclose(ci["conf_low"].to_numpy(), t90["conf_low"].to_numpy())
+    assert q90 < scipy.stats.t.ppf(0.95, ex.fit.df)
+    with pytest.raises(InputError, match="cr2_reference"):
+        effect_path(study, "y_", COVS, vcov="CR2", cr2_reference="saddle")
+    via_formula = formula_path(
+        "y_* ~ treated + " + " + ".join(COVS) + " | municipality",
+        study,
+        vcov={"CR2": "team"},
+        cr2_reference="exact",
+    )
+    for col in ("std_error", "p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(
+            via_formula.table[col].to_numpy(), ex.table[col].to_numpy(), rtol=1e-10
+        )

@@ -71,10 +71,48 @@ def dense_glm_cr2(
         meat += np.outer(u, u)
     df = np.empty(x.shape[1])
     for j in range(x.shape[1]):
-        pmat = np.column_stack([m[:, r] @ (a @ xw[r] @ bread[:, j]) for r, a in adj.values()])
-        gram = pmat.T @ pmat
+        gram = dense_glm_gram(m, adj, xw, bread, j)
         df[j] = np.trace(gram) ** 2 / np.sum(gram * gram)
     return bread @ meat @ bread, df
+
+
+def dense_glm_gram(m, adj, xw, bread, j: int) -> np.ndarray:
+    """P'P with P[:, g] = (I - H)[:, g] A_g Xw_g (Xw'Xw)^-1 e_j (clusters in sorted order)."""
+    pmat = np.column_stack([m[:, r] @ (a @ xw[r] @ bread[:, j]) for r, a in adj.values()])
+    return pmat.T @ pmat
+
+
+def test_gram_of_the_treatment_equals_dense(simulate):
+    """The Bell-McCaffrey matrix of the treatment coefficient (whose eigenvalues give the
+    exact working-model reference) on cells equals the dense person-period P'P."""
+    from dreamkit.inference.working_t import working_t_critical_value
+
+    df = simulate(160, link="cloglog", seed=5, n_teams=9, weeks=16, base=-1.8)
+    model = DiscreteTimeHazard(
+        link="cloglog", duration_spec=intervals(4), covariates=("x",), cov_type="CR2"
+    )
+    res = model.fit(df)
+    pp = expand_person_periods(df, keep=["team", "municipality", "treated", "x"])
+    x = _dense_design(pp, 4)
+    y = pp["event"].to_numpy().astype(float)
+    eta = x @ res.glm.params
+    mu = -np.expm1(-np.exp(eta))
+    dmu = np.exp(eta - np.exp(eta))
+    xw = x * np.sqrt(dmu**2 / (mu * (1 - mu)))[:, None]
+    bread = np.linalg.inv(xw.T @ xw)
+    m = np.eye(len(y)) - xw @ bread @ xw.T
+    cl = pp["team"].to_numpy()
+    adj = {}
+    for g in np.unique(cl):
+        r = np.flatnonzero(cl == g)
+        adj[g] = (r, _pinv_sqrt(m[np.ix_(r, r)]))
+    k = res.glm.names.index("treated")
+    gram = dense_glm_gram(m, adj, xw, bread, k)
+    np.testing.assert_allclose(res.glm.bm.gram(k), gram, atol=RTOL * np.abs(gram).max())
+    lam = res.glm.gram_eigenvalues(k)
+    np.testing.assert_allclose(lam, np.linalg.eigvalsh(gram), atol=RTOL * lam.max())
+    assert lam.sum() ** 2 / (lam**2).sum() == pytest.approx(res.glm.df[k], rel=RTOL)
+    assert working_t_critical_value(0.95, lam) < scipy.stats.t.ppf(0.975, res.glm.df[k])
 
 
 @pytest.mark.parametrize("link", ["logit", "cloglog"])

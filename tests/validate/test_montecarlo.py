@@ -36,7 +36,7 @@ def test_run_is_identical_on_one_and_two_processes() -> None:
     job = functools.partial(replicate, FEW_CLUSTERS_NULL)
     serial = run(job, 3, seed=9, n_jobs=1, progress=False)
     parallel = run(job, 3, seed=9, n_jobs=2, progress=False)
-    assert serial.height == 3 * 15  # 5 estimators (CRV1, CRV3, CR2, WCR, RI) x 3 estimands
+    assert serial.height == 3 * 18  # 6: CRV1, CRV3, CR2 (BM df, exact), WCR, RI; x 3 estimands
     assert serial["replication"].unique().sort().to_list() == [0, 1, 2]
     assert serial.equals(parallel)
 

@@ -52,6 +52,13 @@ Kolesar 2016; clubSandwich's ``"Satterthwaite"`` for one constraint, working mod
 :math:`\nu = (\operatorname{tr}\Gamma)^2/\operatorname{tr}(\Gamma^2)` (the eigenvalue form
 :math:`(\sum\lambda)^2/\sum\lambda^2`). It depends on the design only, so it is the same for
 all W outcomes.
+
+With ``cr2_reference="exact"`` the CR2 p-values and intervals instead use the exact distribution
+of the t-statistic under the same working model (normal errors, :math:`\sigma^2 I`):
+:math:`Z/\sqrt{\sum_j\tilde\lambda_j\chi^2_{1,j}}` with :math:`\tilde\lambda` the normalised
+eigenvalues of Γ (:mod:`dreamkit.inference.working_t`; clubSandwich's saddlepoint test of the
+same probability, here computed exactly). The Satterthwaite df matches only its first two
+moments and is conservative when a few clusters dominate Γ (docs/inference.md).
 """
 
 from __future__ import annotations
@@ -68,9 +75,12 @@ from numpy.typing import NDArray
 from dreamkit.errors import EstimationError, InputError
 from dreamkit.inference import crv1_factor
 from dreamkit.inference.linalg import apply_adjustment, cr2_adjustment
+from dreamkit.inference.working_t import working_t_critical_value, working_t_pvalue
 
 VcovType = Literal["CRV1", "CR2", "CRV3", "HC1"]
 VCOV_TYPES: tuple[str, ...] = ("CRV1", "CR2", "CRV3", "HC1")
+CR2Reference = Literal["satterthwaite", "exact"]
+CR2_REFERENCES: tuple[str, ...] = ("satterthwaite", "exact")
 
 _COLLINEAR_RTOL = 1e-9
 _CHUNK_ELEMENTS = 8_000_000
@@ -112,6 +122,20 @@ class BMParts:
         trace2 = float((delta**2).sum() - 2.0 * (delta * col).sum() + frob)
         return trace**2 / trace2 if trace2 > 0 else float("nan")
 
+    def gram(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+        r"""The G x G matrix :math:`\Gamma = \mathrm{diag}(\delta) - Z'Z` of the contrast
+        ``weights`` (m,); its eigenvalues give the exact working-model distribution of the
+        CR2 t-statistic (:mod:`dreamkit.inference.working_t`). O(G^2 (k + m) + G * nnz)."""
+        c = np.asarray(weights, dtype=np.float64)
+        n_g = self.diag.shape[0]
+        delta = np.einsum("gjl,j,l->g", self.diag, c, c)
+        fs = scipy.sparse.csr_array(
+            (self.f_vals @ c, (self.f_rows, self.f_cols)), shape=(self.n_levels, n_g)
+        )
+        r = self.dense @ c
+        zz = np.asarray((fs.T @ fs).toarray()) + r.T @ r
+        return np.diag(delta) - zz
+
 
 @dataclass(frozen=True)
 class FWLFit:
@@ -122,6 +146,9 @@ class FWLFit:
     0..G-1 (None for HC1 without clusters). ``df``: the t degrees of freedom (CR2: the
     smallest of ``df_terms``, the Bell-McCaffrey df of each regressor); ``bm`` (CR2 only)
     the pieces from which :meth:`df_for` gives the df of any contrast of the regressors.
+    ``cr2_reference`` (CR2 only): ``"satterthwaite"`` (t with the Bell-McCaffrey df) or
+    ``"exact"`` (the exact distribution of the t-statistic under the working model,
+    :mod:`dreamkit.inference.working_t`; the ``df`` fields still hold the Bell-McCaffrey df).
     """
 
     coef: NDArray[np.float64]
@@ -137,6 +164,7 @@ class FWLFit:
     df: float
     df_terms: NDArray[np.float64] | None = None
     bm: BMParts | None = None
+    cr2_reference: CR2Reference = "satterthwaite"
 
     @property
     def resid(self) -> NDArray[np.float64]:
@@ -174,15 +202,58 @@ class FWLFit:
             return float(self.df)
         return self.bm.df(np.asarray(weights, dtype=np.float64))
 
+    @property
+    def exact_reference(self) -> bool:
+        """True when p-values and intervals use the exact working-model reference (CR2)."""
+        return self.bm is not None and self.cr2_reference == "exact"
+
+    def gram_eigenvalues(
+        self, weights: NDArray[np.float64] | tuple[float, ...]
+    ) -> NDArray[np.float64]:
+        """Eigenvalues of the Bell-McCaffrey matrix Γ of the contrast ``weights`` (m,) of the
+        regressors (CR2 only); the same for every outcome."""
+        if self.bm is None:
+            raise InputError("Γ eigenvalues exist for vcov='CR2' fits only.")
+        gram = self.bm.gram(np.asarray(weights, dtype=np.float64))
+        return np.asarray(np.linalg.eigvalsh((gram + gram.T) / 2.0), dtype=np.float64)
+
+    def critical_value(
+        self, level: float, weights: NDArray[np.float64] | tuple[float, ...]
+    ) -> float:
+        """Two-sided critical value of the t-statistic of the contrast ``weights`` (m,):
+        the exact working-model quantile with ``cr2_reference="exact"``, else t(:meth:`df_for`)."""
+        if self.exact_reference:
+            return working_t_critical_value(level, self.gram_eigenvalues(weights))
+        return float(scipy.stats.t.ppf(0.5 + level / 2.0, self.df_for(weights)))
+
+    def p_value(self, t: float, weights: NDArray[np.float64] | tuple[float, ...]) -> float:
+        """Two-sided p-value of the t-statistic ``t`` of the contrast ``weights`` (m,)."""
+        if not np.isfinite(t):
+            return float("nan")
+        if self.exact_reference:
+            return working_t_pvalue(t, self.gram_eigenvalues(weights))
+        return float(2.0 * scipy.stats.t.sf(abs(t), self.df_for(weights)))
+
     def inference(
         self, level: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """(p_value, conf_low, conf_high), each (m, W), from t with each regressor's degrees of
-        freedom (:attr:`df_by_term`)."""
+        freedom (:attr:`df_by_term`), or with ``cr2_reference="exact"`` from the exact
+        working-model reference of each regressor (:mod:`dreamkit.inference.working_t`)."""
         se = self.std_error
-        df = self.df_by_term[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.coef / se
+        if self.exact_reference:
+            m = self.coef.shape[0]
+            p = np.full(t.shape, np.nan)
+            q = np.empty((m, 1))
+            for j in range(m):
+                lam = self.gram_eigenvalues(np.eye(m)[j])
+                q[j, 0] = working_t_critical_value(level, lam)
+                for w in np.flatnonzero(np.isfinite(t[j])):
+                    p[j, w] = working_t_pvalue(float(t[j, w]), lam)
+            return p, self.coef - q * se, self.coef + q * se
+        df = self.df_by_term[:, None]
         p = 2.0 * scipy.stats.t.sf(np.abs(t), df)
         q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
         return p, self.coef - q * se, self.coef + q * se
@@ -208,15 +279,20 @@ def fit_fwl(
     regressor_names: tuple[str, ...] | None = None,
     control_names: tuple[str, ...] | None = None,
     overwrite_y: bool = False,
+    cr2_reference: str = "satterthwaite",
 ) -> FWLFit:
     """Fit y (n, W) on d (n, m), absorbed codes and controls; see the module docstring.
 
     ``absorb``: integer codes 0..L-1 of the fixed-effect factor, or None for an intercept.
     ``clusters``: integer codes 0..G-1 (needed for CRV1/CR2/CRV3). With ``overwrite_y`` the
-    outcome array is partialled in place (saves one n x W copy).
+    outcome array is partialled in place (saves one n x W copy). ``cr2_reference`` (CR2
+    only): ``"satterthwaite"`` (t with the Bell-McCaffrey df) or ``"exact"`` (the exact
+    working-model distribution of the t-statistic; :mod:`dreamkit.inference.working_t`).
     """
     if vcov not in VCOV_TYPES:
         raise InputError(f"vcov must be one of {VCOV_TYPES}; got {vcov!r}.")
+    if cr2_reference not in CR2_REFERENCES:
+        raise InputError(f"cr2_reference must be one of {CR2_REFERENCES}; got {cr2_reference!r}.")
     y = np.asarray(y, dtype=np.float64)
     y = y[:, None] if y.ndim == 1 else y
     d = np.asarray(d, dtype=np.float64)
@@ -290,6 +366,7 @@ def fit_fwl(
         df=float(df),
         df_terms=df_terms,
         bm=bm,
+        cr2_reference="exact" if cr2_reference == "exact" else "satterthwaite",
     )
 
 

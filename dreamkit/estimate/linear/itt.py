@@ -35,7 +35,7 @@ from dreamkit.estimate.linear.contrast_inference import (
 )
 from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample, sample_controls
 from dreamkit.estimate.linear.fwl import FWLFit, fit_fwl
-from dreamkit.estimate.results import EstimateResult, fit_rows
+from dreamkit.estimate.results import EstimateResult, check_level, fit_rows
 from dreamkit.frames import accepts_pandas
 from dreamkit.inference.wild_bootstrap import WeightType
 
@@ -56,6 +56,25 @@ class PathResult(EstimateResult):
     stratum: str | None = C.STRATUM
     cluster: str = C.CLUSTER
     treated: str = C.TREATED
+
+    def tidy(
+        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
+    ) -> pl.DataFrame:
+        """As :meth:`EstimateResult.tidy`; with ``cr2_reference="exact"`` a level other than
+        the fitted one also takes p-values and intervals from the exact reference."""
+        out = super().tidy(level, exponentiate=exponentiate, fixed_effects=fixed_effects)
+        if self.fit is None or not self.fit.exact_reference or level is None:
+            return out
+        if check_level(level) == self.level or out.height != self.fit.coef.size:
+            return out
+        p, lo, hi = self.fit.inference(check_level(level))
+        if exponentiate:
+            lo, hi = np.exp(lo), np.exp(hi)
+        return out.with_columns(
+            pl.Series("p_value", p.ravel()),
+            pl.Series("conf_low", lo.ravel()),
+            pl.Series("conf_high", hi.ravel()),
+        )
 
     @property
     def estimates(self) -> NDArray[np.float64]:
@@ -180,6 +199,7 @@ def effect_path(
     level: float = 0.95,
     missing: Missing = "raise",
     model: str | None = None,
+    cr2_reference: str = "satterthwaite",
 ) -> PathResult:
     """ITT effects tau_w for every outcome column (model 2; model 5 with no covariates).
 
@@ -191,6 +211,12 @@ def effect_path(
         vcov: ``"CRV1"`` (default), ``"CR2"`` (Bell-McCaffrey with Satterthwaite degrees of
             freedom, the same for every week: :mod:`dreamkit.estimate.linear.fwl`),
             ``"CRV3"`` (cluster jackknife) or ``"HC1"``.
+        cr2_reference: with ``vcov="CR2"``, ``"satterthwaite"`` (default: t with the
+            Bell-McCaffrey df) or ``"exact"``: p-values and intervals (also of contrasts)
+            from the exact distribution of the CR2 t-statistic under the working model
+            (:mod:`dreamkit.inference.working_t`), which the Satterthwaite df approximates by
+            two moments; less conservative when a few large teams dominate (the ``df``
+            column keeps the Bell-McCaffrey df; the sup-t band still uses it).
         missing: ``"raise"`` (default) or ``"drop"`` (listwise, recorded in the result).
 
     Returns a :class:`PathResult`: table columns term, outcome, week, estimate, std_error,
@@ -207,7 +233,8 @@ def effect_path(
     )
     control = 1.0 - sample.treated
     means = (control @ sample.y / control.sum())[None, :]
-    fit = fit_sample(sample, vcov, overwrite_y=True)  # sample.y now holds y~ (saves n x W)
+    # sample.y now holds y~ (saves n x W)
+    fit = fit_sample(sample, vcov, overwrite_y=True, cr2_reference=cr2_reference)
     table = fit_rows(
         fit, level, [treated], sample.outcomes, means, extra={"week": list(sample.weeks)}
     )
@@ -231,7 +258,9 @@ def effect_path(
     )
 
 
-def fit_sample(sample: Sample, vcov: str, *, overwrite_y: bool = False) -> FWLFit:
+def fit_sample(
+    sample: Sample, vcov: str, *, overwrite_y: bool = False, cr2_reference: str = "satterthwaite"
+) -> FWLFit:
     """Fit the treatment on every outcome of a prepared sample (stratum FE + covariates);
     with ``overwrite_y`` the sample's outcome array is partialled in place."""
     return fit_fwl(
@@ -244,4 +273,5 @@ def fit_sample(sample: Sample, vcov: str, *, overwrite_y: bool = False) -> FWLFi
         regressor_names=("treated",),
         control_names=sample.covariate_names,
         overwrite_y=overwrite_y,
+        cr2_reference=cr2_reference,
     )
