@@ -252,6 +252,7 @@ def hazard(
     vcov: VcovArg = "CRV1",
     treatment: str | None = None,
     treatment_by: DurationSpec | None = None,
+    cr2_reference: Literal["satterthwaite", "exact"] = "satterthwaite",
 ) -> HazardResult:
     """The discrete-time hazard (model 1) from one row per person:
     ``hazard("Surv(dur_emp, event_emp) ~ treated + age + treated:long_wait | municipality",
@@ -262,7 +263,9 @@ def hazard(
     other term is a covariate column built by formulaic. ``duration_spec`` is the baseline
     (default 4-week intervals); ``treatment_by`` (e.g. ``piecewise([8, 26])``) gives the
     treatment one effect per duration interval (``constancy_test()`` tests them equal);
-    ``vcov``: ``{"CRV1": col}``, ``{"CR2": col}`` or ``"iid"``.
+    ``vcov``: ``{"CRV1": col}``, ``{"CR2": col}`` or ``"iid"``; with CR2,
+    ``cr2_reference="exact"`` takes the shown terms' p-values and intervals from the exact
+    working-model reference (:class:`~dreamkit.estimate.duration.hazard.DiscreteTimeHazard`).
     """
     frame = as_polars(data)
     parsed = parse(formula)
@@ -306,6 +309,7 @@ def hazard(
         interactions=tuple(interactions),
         cov_type="CRV1" if spec.kind == "CRV1" else ("CR2" if spec.kind == "CR2" else "iid"),
         treatment_by=treatment_by,
+        cr2_reference=cr2_reference,
     )
     return model.fit(frame, duration=duration, event=event)
 

@@ -175,6 +175,10 @@ class Result(ABC):
         est = coefs["estimate"].to_numpy().astype(np.float64)
         se = coefs["std_error"].to_numpy().astype(np.float64)
         wald = wald_columns(est, se, coefs["df"].to_numpy(), lvl)
+        for row, (p_value, q) in self._reference_overrides(lvl).items():
+            wald["p_value"][row] = p_value
+            wald["conf_low"][row] = est[row] - q * se[row]
+            wald["conf_high"][row] = est[row] + q * se[row]
         if exponentiate:
             ratio = np.exp(est)
             wald["conf_low"], wald["conf_high"] = (
@@ -195,6 +199,12 @@ class Result(ABC):
         out = pl.concat([out, coefs.select(*family, *rest)], how="horizontal")
         hidden = () if fixed_effects else self._hidden_terms()
         return out.filter(~pl.col("term").is_in(list(hidden))) if hidden else out
+
+    def _reference_overrides(self, level: float) -> dict[int, tuple[float, float]]:
+        """Rows of :meth:`_coefficients` whose p-value and critical value come from a
+        reference other than t(df) / normal (e.g. the exact CR2 working-model reference):
+        ``{row: (p_value, critical_value)}``; none by default."""
+        return {}
 
     def confint(self, level: float = 0.95) -> pl.DataFrame:
         """Wald intervals at ``level``: term, family columns, conf_low, conf_high."""

@@ -179,3 +179,58 @@ def test_survival_curves_warn_with_single_team_strata_under_cr2(simulate):
     res = DiscreteTimeHazard(covariates=("x",), cov_type="CR2").fit(df)
     with pytest.warns(InferenceWarning, match="CR2 understates"):
         res.predict_survival(periods=5)
+
+
+@pytest.mark.parametrize("link", ["logit", "cloglog"])
+def test_exact_reference_in_tidy(simulate, link):
+    """cr2_reference="exact": the shown terms' p-values and intervals come from the exact
+    working-model reference of their own Gamma eigenvalues (at any level, exponentiated
+    too); estimates, SEs, df and the hidden duration/stratum terms are unchanged."""
+    from dreamkit.inference.working_t import working_t_critical_value, working_t_pvalue
+
+    df = simulate(160, link=link, seed=5, n_teams=9, weeks=16, base=-1.8)
+    base = DiscreteTimeHazard(
+        link=link, duration_spec=intervals(4), covariates=("x",), cov_type="CR2"
+    )
+    exact = DiscreteTimeHazard(
+        link=link,
+        duration_spec=intervals(4),
+        covariates=("x",),
+        cov_type="CR2",
+        cr2_reference="exact",
+    )
+    rb, re_ = base.fit(df), exact.fit(df)
+    for level in (0.95, 0.9):
+        tb, te = rb.tidy(level, fixed_effects=True), re_.tidy(level, fixed_effects=True)
+        for col in ("term", "estimate", "std_error", "statistic"):
+            assert tb[col].to_list() == te[col].to_list()
+        for term in ("treated", "x"):
+            j = re_.glm.names.index(term)
+            lam = re_.glm.gram_eigenvalues(j)
+            row = te.filter(pl.col("term") == term).row(0, named=True)
+            t = row["estimate"] / row["std_error"]
+            q = working_t_critical_value(level, lam)
+            assert row["p_value"] == pytest.approx(working_t_pvalue(t, lam), rel=1e-12)
+            assert row["conf_high"] == pytest.approx(row["estimate"] + q * row["std_error"])
+            old = tb.filter(pl.col("term") == term).row(0, named=True)
+            assert row["p_value"] != old["p_value"]
+        hidden = [n for n in re_.glm.names if n not in ("treated", "x")]
+        keep = pl.col("term").is_in(hidden)
+        assert te.filter(keep)["p_value"].to_list() == tb.filter(keep)["p_value"].to_list()
+    row = re_.tidy(exponentiate=True).filter(pl.col("term") == "treated").row(0, named=True)
+    q = working_t_critical_value(0.95, re_.glm.gram_eigenvalues(re_.glm.names.index("treated")))
+    b, se = re_.coef("treated"), re_.se("treated")
+    assert row["conf_low"] == pytest.approx(np.exp(b - q * se))
+    assert "exact working-model reference" in re_.summary()
+    # the formula front end passes the option through
+    front = hazard(
+        "Surv(duration, event) ~ treated + x | municipality",
+        df,
+        link=link,
+        duration_spec=intervals(4),
+        vcov={"CR2": "team"},
+        cr2_reference="exact",
+    )
+    assert front.tidy()["p_value"].to_list() == pytest.approx(re_.tidy()["p_value"].to_list())
+    with pytest.raises(InputError, match="cr2_reference"):
+        DiscreteTimeHazard(cov_type="CR2", cr2_reference="nope").fit(df)  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -59,6 +60,7 @@ from dreamkit.estimate.duration.person_period import (
 from dreamkit.estimate.glm import BinomialCells, CovType, Factor, GLMFit, Link, fit_binomial
 from dreamkit.estimate.results import Result
 from dreamkit.frames import accepts_pandas
+from dreamkit.inference.working_t import working_t_critical_value, working_t_pvalue
 
 RATIO = {"logit": "odds_ratio", "cloglog": "hazard_ratio"}
 
@@ -228,6 +230,14 @@ class DiscreteTimeHazard:
         treatment_by: a step duration specification (:func:`intervals`, :func:`piecewise`,
             :func:`week_dummies`) for duration-varying treatment effects: one treatment term
             per interval (module docstring) instead of the single ``b``.
+        cr2_reference: with ``cov_type="CR2"``, the reference distribution of the t-statistics
+            of the terms ``tidy()`` shows: ``"satterthwaite"`` (default: t with the
+            Bell-McCaffrey df) or ``"exact"``: the exact distribution of the CR2 t-statistic
+            under the working model, T = Z / sqrt(sum_j lambda~_j chi2_1,j) with lambda~
+            the normalised eigenvalues of the
+            coefficient's Bell-McCaffrey matrix (:mod:`dreamkit.inference.working_t`; less
+            conservative than the df when a few teams dominate, docs/inference.md). The
+            ``df`` column keeps the Bell-McCaffrey df; duration and stratum terms keep t(df).
     """
 
     link: Link = "logit"
@@ -239,6 +249,7 @@ class DiscreteTimeHazard:
     interactions: tuple[tuple[str, str], ...] = ()
     cov_type: CovType | None = None
     treatment_by: DurationSpec | None = None
+    cr2_reference: Literal["satterthwaite", "exact"] = "satterthwaite"
 
     @property
     def raw_columns(self) -> list[str]:
@@ -324,6 +335,10 @@ class DiscreteTimeHazard:
         return _Data(stratum, labels, cluster, n_cl, raw)
 
     def _cov_type(self) -> CovType:
+        if self.cr2_reference not in ("satterthwaite", "exact"):
+            raise InputError(
+                f"cr2_reference must be 'satterthwaite' or 'exact'; got {self.cr2_reference!r}."
+            )
         if self.cov_type is not None:
             if self.cov_type in ("CRV1", "CR2") and not self.cluster:
                 raise InputError(
@@ -635,6 +650,22 @@ class HazardResult(Result):
         """Duration and stratum terms (shown with ``tidy(fixed_effects=True)``)."""
         return set(self.glm.names) - set(self.effect_names)
 
+    def _reference_overrides(self, level: float) -> dict[int, tuple[float, float]]:
+        """With ``cr2_reference="exact"``: p-values and critical values of the shown terms
+        from the exact CR2 working-model reference (one G x G eigen-decomposition each)."""
+        if self.model.cr2_reference != "exact" or self.glm.cov_type != "CR2":
+            return {}
+        out: dict[int, tuple[float, float]] = {}
+        for term in self.effect_names:
+            j = self._index(term)
+            se = float(self.glm.std_errors[j])
+            if not se > 0:
+                continue
+            lam = self.glm.gram_eigenvalues(j)
+            t = float(self.glm.params[j]) / se
+            out[j] = (working_t_pvalue(t, lam), working_t_critical_value(level, lam))
+        return out
+
     def _glance(self) -> dict[str, object]:
         g = self.glm
         return {
@@ -668,7 +699,14 @@ class HazardResult(Result):
         if self.glm.cov_type == "CRV1":
             corr = (f"CRV1 small-sample factor {self.glm.correction:.4f}",)
         elif self.glm.cov_type == "CR2":
-            corr = ("CR2 (Bell-McCaffrey), t intervals with Satterthwaite df per term",)
+            corr = (
+                (
+                    "CR2 (Bell-McCaffrey); shown terms: exact working-model reference, other "
+                    "terms: t with Satterthwaite df",
+                )
+                if self.model.cr2_reference == "exact"
+                else ("CR2 (Bell-McCaffrey), t intervals with Satterthwaite df per term",)
+            )
         tmerge = self.treatment_grid.merges if self.treatment_grid is not None else ()
         return (*corr, *self.grid.merges, *(f"treatment_by: {m}" for m in tmerge))
 
