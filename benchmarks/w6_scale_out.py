@@ -19,7 +19,10 @@
    * Monte Carlo: W5's replication of the reference trial, R times
      (:func:`dreamkit.validate.run`).
 
-   Wall times per stage, and each worker's peak RSS (``ru_maxrss``, read on the worker).
+   Wall times per stage, and each worker's peak RSS (``ru_maxrss``, read on the worker after
+   every stage). Each worker is one core: ``threads_per_worker=1``, and
+   ``POLARS_MAX_THREADS=1`` in the workers' environment (``--worker-polars-threads``; Dask
+   pins only the OpenMP/MKL/OpenBLAS pools), so that the 1-worker baseline is one core.
 3. Checks, before reporting: every outcome chunk has the same SHA-256 for every worker count;
    the ITT path, its covariance, the hazard and the Monte Carlo draws are bit-identical.
 4. Projection to 50M persons on 20 nodes from the measured cost per partition (1 worker),
@@ -111,6 +114,10 @@ def one_configuration(
         host="127.0.0.1",
         dashboard_address=None,
         memory_limit=None,
+        # one core per worker: Dask's nanny already pins OpenMP/MKL/OpenBLAS to one thread;
+        # polars' own pool must be pinned too, or one "single-threaded" worker reads and
+        # joins on every core and the 1-worker baseline is not one core
+        env={"POLARS_MAX_THREADS": str(args.worker_polars_threads)},
     )
     client = Client(cluster)
     client.wait_for_workers(n_workers)
@@ -130,14 +137,17 @@ def one_configuration(
         executor=client,
     )
     times["outcomes"] = time.perf_counter() - t0
+    stage_peaks = {"outcomes": max(client.run(_maxrss_mb).values())}
     t0 = time.perf_counter()
     path = partitioned_effect_path(res, "sick_share_", ["x1"], executor=client)
     times["itt"] = time.perf_counter() - t0
+    stage_peaks["itt"] = max(client.run(_maxrss_mb).values())
     t0 = time.perf_counter()
     hz = partitioned_hazard(
         res, DiscreteTimeHazard(), duration=DUR_SICK, event=EVENT_SICK, executor=client
     )
     times["hazard"] = time.perf_counter() - t0
+    stage_peaks["hazard"] = max(client.run(_maxrss_mb).values())
     t0 = time.perf_counter()
     draws = run(
         functools.partial(replicate, REFERENCE),
@@ -148,6 +158,7 @@ def one_configuration(
     )
     times["monte_carlo"] = time.perf_counter() - t0
     peaks = sorted(client.run(_maxrss_mb).values())
+    stage_peaks["monte_carlo"] = max(peaks)
     cpu1 = client.run(_cpu_s)
     cpu = sorted(cpu1[w] - cpu0.get(w, 0.0) for w in cpu1)
     client.close()
@@ -155,6 +166,7 @@ def one_configuration(
     return {
         "times": times,
         "peaks_mb": peaks,
+        "stage_peaks_mb": stage_peaks,
         "worker_cpu_s": cpu,
         "sha": [r.sha256 for r in res.run.records],
         "n_chunks": len(res.run.records),
@@ -188,6 +200,12 @@ def main() -> None:
         "--dir", default=None, help="work directory; the register in it is kept and reused"
     )
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--worker-polars-threads",
+        type=int,
+        default=1,
+        help="POLARS_MAX_THREADS of each worker (default 1: one core per worker)",
+    )
     args = ap.parse_args()
     work = Path(args.dir or f"/tmp/w6-{os.getpid()}")
     work.mkdir(parents=True, exist_ok=True)
@@ -199,7 +217,7 @@ def main() -> None:
         f"machine: {platform.platform()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.1f}; register {data!r}, {data.disk_bytes / 2**30:.2f} GB "
         f"Parquet (written in {gen:.0f} s); budget {args.budget} per worker; "
-        f"R = {args.replications}",
+        f"R = {args.replications}; POLARS_MAX_THREADS={args.worker_polars_threads} per worker",
         flush=True,
     )
     results = {}
@@ -207,7 +225,9 @@ def main() -> None:
         results[k] = one_configuration(k, data, trial, work, args)
         print(
             f"{k} worker(s): {json.dumps(results[k]['times'])} peaks MB "
-            f"{[round(p) for p in results[k]['peaks_mb']]}, load average "
+            f"{[round(p) for p in results[k]['peaks_mb']]} (largest peak so far after each "
+            f"stage: {json.dumps({a: round(b) for a, b in results[k]['stage_peaks_mb'].items()})}"
+            "), load average "
             f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
