@@ -19,10 +19,12 @@
    * Monte Carlo: W5's replication of the reference trial, R times
      (:func:`dreamkit.validate.run`).
 
-   Wall times per stage, and each worker's peak RSS (``ru_maxrss``, read on the worker after
-   every stage). Each worker is one core: ``threads_per_worker=1``, and
-   ``POLARS_MAX_THREADS=1`` in the workers' environment (``--worker-polars-threads``; Dask
-   pins only the OpenMP/MKL/OpenBLAS pools), so that the 1-worker baseline is one core.
+   Wall times per stage, each worker's peak resident set (sampled every 20 ms on the worker;
+   read after every stage) and the client process's CPU time per stage (the client and the
+   Dask scheduler share the 2 cores with the workers). Each worker is one core:
+   ``threads_per_worker=1``, and ``POLARS_MAX_THREADS=1`` in the workers' environment
+   (``--worker-polars-threads``; Dask pins only the OpenMP/MKL/OpenBLAS pools), so that the
+   1-worker baseline is one core.
 3. Checks, before reporting: every outcome chunk has the same SHA-256 for every worker count;
    the ITT path, its covariance, the hazard and the Monte Carlo draws are bit-identical.
 4. Projection to 50M persons on 20 nodes from the measured cost per partition (1 worker),
@@ -77,8 +79,37 @@ def make_trial(data: PartitionedRegister, seed: int) -> pl.DataFrame:
     )
 
 
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+_PEAK = {"mb": 0.0}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _start_rss_sampler() -> bool:
+    """Track this worker's peak resident set every 20 ms. ``ru_maxrss`` cannot be used: a
+    worker spawned by the nanny (fork + exec) inherits the RSS its parent had at the fork
+    as its ``ru_maxrss`` (measured: a child spawned from a 1.5 GB parent reports 1,458 MB),
+    so it would report the client's size, not the worker's."""
+    import threading
+
+    def loop() -> None:
+        while True:
+            _PEAK["mb"] = max(_PEAK["mb"], _rss_mb())
+            time.sleep(0.02)
+
+    _PEAK["mb"] = _rss_mb()
+    threading.Thread(target=loop, daemon=True, name="rss-sampler").start()
+    return True
+
+
+def _sampled_peak_mb() -> float:
+    return max(_PEAK["mb"], _rss_mb())
+
+
+def _client_cpu_s() -> float:
+    return time.process_time()
 
 
 def _cpu_s() -> float:
@@ -122,10 +153,12 @@ def one_configuration(
     client = Client(cluster)
     client.wait_for_workers(n_workers)
     cpu0 = client.run(_cpu_s)
+    client.run(_start_rss_sampler)
+    client_cpu: dict[str, float] = {}
     out = work / f"outcomes-{n_workers}"
     shutil.rmtree(out, ignore_errors=True)
     times: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _client_cpu_s()
     res = chunked_outcomes(
         data,
         trial,
@@ -137,18 +170,21 @@ def one_configuration(
         executor=client,
     )
     times["outcomes"] = time.perf_counter() - t0
-    stage_peaks = {"outcomes": max(client.run(_maxrss_mb).values())}
-    t0 = time.perf_counter()
+    client_cpu["outcomes"] = _client_cpu_s() - c0
+    stage_peaks = {"outcomes": max(client.run(_sampled_peak_mb).values())}
+    t0, c0 = time.perf_counter(), _client_cpu_s()
     path = partitioned_effect_path(res, "sick_share_", ["x1"], executor=client)
     times["itt"] = time.perf_counter() - t0
-    stage_peaks["itt"] = max(client.run(_maxrss_mb).values())
-    t0 = time.perf_counter()
+    client_cpu["itt"] = _client_cpu_s() - c0
+    stage_peaks["itt"] = max(client.run(_sampled_peak_mb).values())
+    t0, c0 = time.perf_counter(), _client_cpu_s()
     hz = partitioned_hazard(
         res, DiscreteTimeHazard(), duration=DUR_SICK, event=EVENT_SICK, executor=client
     )
     times["hazard"] = time.perf_counter() - t0
-    stage_peaks["hazard"] = max(client.run(_maxrss_mb).values())
-    t0 = time.perf_counter()
+    client_cpu["hazard"] = _client_cpu_s() - c0
+    stage_peaks["hazard"] = max(client.run(_sampled_peak_mb).values())
+    t0, c0 = time.perf_counter(), _client_cpu_s()
     draws = run(
         functools.partial(replicate, REFERENCE),
         args.replications,
@@ -157,7 +193,8 @@ def one_configuration(
         progress=False,
     )
     times["monte_carlo"] = time.perf_counter() - t0
-    peaks = sorted(client.run(_maxrss_mb).values())
+    client_cpu["monte_carlo"] = _client_cpu_s() - c0
+    peaks = sorted(client.run(_sampled_peak_mb).values())
     stage_peaks["monte_carlo"] = max(peaks)
     cpu1 = client.run(_cpu_s)
     cpu = sorted(cpu1[w] - cpu0.get(w, 0.0) for w in cpu1)
@@ -167,6 +204,7 @@ def one_configuration(
         "times": times,
         "peaks_mb": peaks,
         "stage_peaks_mb": stage_peaks,
+        "client_cpu_s": client_cpu,
         "worker_cpu_s": cpu,
         "sha": [r.sha256 for r in res.run.records],
         "n_chunks": len(res.run.records),
@@ -227,7 +265,9 @@ def main() -> None:
             f"{k} worker(s): {json.dumps(results[k]['times'])} peaks MB "
             f"{[round(p) for p in results[k]['peaks_mb']]} (largest peak so far after each "
             f"stage: {json.dumps({a: round(b) for a, b in results[k]['stage_peaks_mb'].items()})}"
-            "), load average "
+            f"); client process CPU s per stage "
+            f"{json.dumps({a: round(b, 1) for a, b in results[k]['client_cpu_s'].items()})}"
+            ", load average "
             f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
