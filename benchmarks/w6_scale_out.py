@@ -79,33 +79,33 @@ def make_trial(data: PartitionedRegister, seed: int) -> pl.DataFrame:
     )
 
 
-_PEAK = {"mb": 0.0}
-
-
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _start_rss_sampler() -> bool:
-    """Track this worker's peak resident set every 20 ms. ``ru_maxrss`` cannot be used: a
-    worker spawned by the nanny (fork + exec) inherits the RSS its parent had at the fork
-    as its ``ru_maxrss`` (measured: a child spawned from a 1.5 GB parent reports 1,458 MB),
-    so it would report the client's size, not the worker's."""
+    """Track this worker's peak resident set every 20 ms (kept on ``sys``: functions of this
+    script reach the workers by value, each with fresh globals). ``ru_maxrss`` cannot be
+    used: a worker spawned by the nanny (fork + exec) inherits the RSS its parent had at the
+    fork as its ``ru_maxrss`` (measured: a child spawned from a 1.5 GB parent reports
+    1,458 MB), so it would report the client's size, not the worker's."""
     import threading
+
+    peak = [_rss_mb()]
+    sys._dk_rss_peak = peak  # type: ignore[attr-defined]
 
     def loop() -> None:
         while True:
-            _PEAK["mb"] = max(_PEAK["mb"], _rss_mb())
+            peak[0] = max(peak[0], _rss_mb())
             time.sleep(0.02)
 
-    _PEAK["mb"] = _rss_mb()
     threading.Thread(target=loop, daemon=True, name="rss-sampler").start()
     return True
 
 
 def _sampled_peak_mb() -> float:
-    return max(_PEAK["mb"], _rss_mb())
+    return max(sys._dk_rss_peak[0], _rss_mb())  # type: ignore[attr-defined]
 
 
 def _client_cpu_s() -> float:
