@@ -217,14 +217,16 @@ def test_result_protocol(frail: pl.DataFrame) -> None:
     assert mp.mass_points["probability"].sum() == pytest.approx(1.0)
 
 
-def test_boundary_variance_warns_and_returns_no_frailty_model() -> None:
-    """Without frailty in the DGP the variance can sit at 0: a warning, the LR test, and
-    exactly the no-frailty estimates. (Seed chosen so the score of sigma^2 at 0 is < 0.)"""
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_boundary_variance_warns_and_returns_no_frailty_model(link: str) -> None:
+    """Without frailty in the DGP the variance can sit at 0 (the score of sigma^2 at 0 is
+    negative): a warning, the boundary LR test, and exactly the no-frailty estimates, for
+    the closed form (cloglog) and the quadrature (logit)."""
     for seed in range(20):
-        df = simulate_frailty_durations(2000, frailty_variance=0.0, weeks=40, seed=seed)
+        df = simulate_frailty_durations(2000, frailty_variance=0.0, weeks=40, seed=seed, link=link)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = _model(duration_spec=intervals(4)).fit(df)
+            fit = _model(duration_spec=intervals(4), link=link).fit(df)
         if fit.boundary:
             break
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import warnings
 
 import numpy as np
 import polars as pl
@@ -20,7 +19,7 @@ import scipy.special
 import scipy.stats
 from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
-from dreamkit.errors import EstimationError, FrailtyBoundaryWarning, InputError
+from dreamkit.errors import EstimationError, InputError
 from dreamkit.estimate.duration.duration_dependence import intervals
 from dreamkit.estimate.duration.frailty import (
     FrailtyHazard,
@@ -218,28 +217,6 @@ def test_result_protocol(frail: pl.DataFrame) -> None:
     # more nodes: the same fit (the quadrature error is far below the optimiser's tolerance)
     dense = _model(n_nodes=361).fit(frail)
     np.testing.assert_allclose(dense.params, fit.params, atol=1e-7)
-
-
-def test_boundary_variance_warns_and_returns_no_frailty_model() -> None:
-    """Logit data without frailty: the variance can sit at 0 (the score at 0 is negative):
-    a warning, the boundary LR test, and exactly the no-frailty logit estimates."""
-    for seed in range(20):
-        df = simulate_frailty_durations(
-            2000, frailty_variance=0.0, weeks=40, seed=seed, link="logit"
-        )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit = _model(duration_spec=intervals(4)).fit(df)
-        if fit.boundary:
-            break
-    else:
-        pytest.fail("no boundary case in 20 no-frailty samples")
-    assert any(issubclass(w.category, FrailtyBoundaryWarning) for w in caught)
-    h0 = fit.no_frailty
-    assert fit.coef("treated") == pytest.approx(h0.coef("treated"), abs=1e-12)
-    assert fit.se("treated") == pytest.approx(h0.se("treated"), rel=1e-12)
-    g = fit.glance().row(0, named=True)
-    assert g["frailty_variance"] == 0.0 and g["lr_p_value"] == 0.5 and g["boundary"]
 
 
 def test_bad_input() -> None:
