@@ -96,6 +96,15 @@ class Executor(Protocol):
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]: ...
 
 
+def max_batch(fn: Callable[..., Any]) -> int:
+    """The most tasks an executor may run as one batch for ``fn``: its ``max_batch``
+    attribute if it has one, else no limit. Functions whose tasks are each heavy (a register
+    partition read whole) set ``max_batch = 1``: one Dask task per partition balances the
+    workers and keeps a worker's memory to one partition at a time."""
+    limit = getattr(fn, "max_batch", None)
+    return int(limit) if isinstance(limit, int) and limit >= 1 else 2**31
+
+
 class SerialExecutor:
     """Every task in this process, one after the other."""
 
@@ -153,7 +162,7 @@ class ProcessExecutor:
         if self._n == 1 or len(tasks) <= 1:
             return [fn(t) for t in tasks]
         _std_pickle(fn, tasks[0])
-        chunksize = max(1, min(16, len(tasks) // (8 * self._n)))
+        chunksize = max(1, min(16, len(tasks) // (8 * self._n), max_batch(fn)))
         with single_thread_environment():  # processes spawn on demand, inheriting it
             if self._depth > 0:
                 if self._pool is None:
@@ -292,6 +301,7 @@ class DaskExecutor:
         blob = _dask_pickle(batch_fn, tasks[0], name)  # an unpicklable task fails here
         self._check_workers_load(blob, name)  # ... and one the workers cannot load, here
         size = self.batch_size or max(1, -(-len(tasks) // (4 * self.n_workers)))
+        size = min(size, max_batch(fn))
         starts = list(range(0, len(tasks), size))
         batches = [tasks[s : s + size] for s in starts]
         futures = self.client.map(batch_fn, batches, pure=False, retries=self.retries)

@@ -167,6 +167,8 @@ def _map_chunks(
 class _BoundChunkTask:
     """One chunk whose work arrives with the task: ``(key, work narrowed to key)``."""
 
+    max_batch = 1  # a chunk is heavy: one executor task each (dreamkit.executor.max_batch)
+
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
 
@@ -177,6 +179,8 @@ class _BoundChunkTask:
 
 class _ChunkTask:
     """One chunk on a worker: compute, write the file atomically, then its record."""
+
+    max_batch = 1  # a chunk is heavy: one executor task each (dreamkit.executor.max_batch)
 
     def __init__(self, work: Callable[[str], ChunkOutput], out_dir: Path) -> None:
         self.work = work

@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -262,6 +262,7 @@ class _Moments:
 
 @dataclass(frozen=True)
 class _IttPass1:
+    max_batch: ClassVar[int] = 1  # one partition per executor task
     spec: _IttSpec
 
     def __call__(self, task: tuple[int, PartitionLike]) -> _Moments:
@@ -290,6 +291,7 @@ class _IttPass1:
 
 @dataclass(frozen=True)
 class _IttPass2:
+    max_batch: ClassVar[int] = 1  # one partition per executor task
     spec: _IttSpec
     strata: dict[Any, int]
     means: NDArray[np.float64]
@@ -517,6 +519,7 @@ def _check_design(c_aa: NDArray[np.float64], spec: _IttSpec) -> None:
 
 @dataclass(frozen=True)
 class _HazardCounts:
+    max_batch: ClassVar[int] = 1  # one partition per executor task
     keys: tuple[str, ...]
 
     def __call__(self, task: tuple[int, PartitionLike]) -> pl.DataFrame:

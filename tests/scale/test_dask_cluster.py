@@ -148,3 +148,39 @@ def test_an_interrupted_chunk_run_resumes_from_its_manifest(client, tmp_path):
     assert again.complete and "k3" in again.computed and again.skipped
     serial = run_chunks(keys, work, tmp_path / "ref", run={"t": 1}, progress=False)
     assert again.scan().collect().equals(serial.scan().collect())
+
+
+class _Heavy:
+    """A task function that asks for one task per executor batch."""
+
+    max_batch = 1
+
+    def __call__(self, x: int) -> int:
+        return x * x
+
+
+def test_heavy_tasks_are_one_dask_task_each(client, monkeypatch):
+    """Functions with ``max_batch = 1`` (register partitions, chunks) are sent as one Dask
+    task each, for balance across workers and one partition in a worker's memory at a time;
+    light functions are batched (about 4 batches per worker); results are equal and in
+    order either way."""
+    from dreamkit import executor as ex
+    from dreamkit.chunked.runner import _BoundChunkTask, _ChunkTask
+    from dreamkit.estimate.sufficient import _HazardCounts, _IttPass1, _IttPass2
+
+    assert ex.max_batch(abs) == 2**31
+    for cls in (_BoundChunkTask, _ChunkTask, _IttPass1, _IttPass2, _HazardCounts):
+        assert cls.max_batch == 1
+    sizes: list[int] = []
+    real_map = client.map
+
+    def spy(fn, batches, **kw):  # type: ignore[no-untyped-def]
+        sizes.append(len(batches))
+        return real_map(fn, batches, **kw)
+
+    monkeypatch.setattr(client, "map", spy)
+    pool = ex.DaskExecutor(client)
+    tasks = list(range(40))
+    assert pool.map(_Heavy(), tasks) == [x * x for x in tasks]
+    assert pool.map(abs, tasks) == tasks
+    assert sizes == [40, 4 * pool.n_workers]
