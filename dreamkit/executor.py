@@ -2,7 +2,10 @@ r"""Where embarrassingly parallel work runs: this process, local processes, or a
 
 Every workload made of independent tasks (chunks of a partitioned register, Monte Carlo
 replications, partition sums of a sufficient-statistics fit) calls ``executor.map(fn, tasks)``
-and gets the results back **in task order**. Three executors implement that one method:
+and gets the results back **in task order**. Three executors implement that one method, and
+``imap(fn, tasks)``, its streaming form (:func:`imap`): results are yielded in task order as
+they finish, so a reduction that consumes them holds one result at a time instead of all of
+them (a worker keeps a finished result only until the client has taken it):
 
 * :class:`SerialExecutor`: a plain loop in this process;
 * :class:`ProcessExecutor`: ``n_workers`` freshly spawned local processes, each limited to one
@@ -105,6 +108,21 @@ def max_batch(fn: Callable[..., Any]) -> int:
     return int(limit) if isinstance(limit, int) and limit >= 1 else 2**31
 
 
+def imap(pool: Executor, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+    """The results of ``fn`` over ``tasks`` in task order, yielded as they finish.
+
+    Uses the executor's own ``imap`` when it has one (the three executors here do), else its
+    ``map``. Reductions over many partitions (cluster scores, cell counts) consume results
+    one by one through this, so neither the client nor a worker holds every partition's
+    result at once: memory stays at one result per worker plus the running total, whatever
+    the number of partitions.
+    """
+    streaming = getattr(pool, "imap", None)
+    if callable(streaming):
+        return iter(streaming(fn, tasks))
+    return iter(pool.map(fn, tasks))
+
+
 class SerialExecutor:
     """Every task in this process, one after the other."""
 
@@ -112,6 +130,9 @@ class SerialExecutor:
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
         return [fn(t) for t in tasks]
+
+    def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        return (fn(t) for t in tasks)
 
     def __repr__(self) -> str:
         return "SerialExecutor()"
@@ -171,6 +192,30 @@ class ProcessExecutor:
             with self._new_pool(min(self._n, len(tasks))) as pool:
                 return self._run(pool, fn, tasks, chunksize)
 
+    def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        tasks = list(tasks)
+        if self._n == 1 or len(tasks) <= 1:
+            yield from (fn(t) for t in tasks)
+            return
+        _std_pickle(fn, tasks[0])
+        chunksize = max(1, min(16, len(tasks) // (8 * self._n), max_batch(fn)))
+        own = self._depth == 0
+        with single_thread_environment():  # every task is submitted (and spawned) here
+            if own:
+                pool = self._new_pool(min(self._n, len(tasks)))
+            else:
+                if self._pool is None:
+                    self._pool = self._new_pool(self._n)
+                pool = self._pool
+            results = pool.map(fn, tasks, chunksize=chunksize)
+        try:
+            yield from results
+        except BrokenProcessPool as exc:
+            raise self._broken(pool, fn, exc) from None
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
+
     @staticmethod
     def _new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
@@ -181,14 +226,19 @@ class ProcessExecutor:
         try:
             return list(pool.map(fn, tasks, chunksize=chunksize))
         except BrokenProcessPool as exc:
-            if pool is self._pool:
-                self._pool = None  # a fresh pool for the next map
-            raise ExecutorError(
-                f"a local worker process running {task_name(fn)!r} died abruptly ({exc}); "
-                "a task that crashes its process (out of memory, a segfault in compiled "
-                "code, a function the spawned processes cannot import) stops the pool. Use "
-                "fewer processes or smaller tasks; functions must come from importable modules."
-            ) from None
+            raise self._broken(pool, fn, exc) from None
+
+    def _broken(
+        self, pool: ProcessPoolExecutor, fn: Callable[..., Any], exc: BaseException
+    ) -> ExecutorError:
+        if pool is self._pool:
+            self._pool = None  # a fresh pool for the next map
+        return ExecutorError(
+            f"a local worker process running {task_name(fn)!r} died abruptly ({exc}); "
+            "a task that crashes its process (out of memory, a segfault in compiled "
+            "code, a function the spawned processes cannot import) stops the pool. Use "
+            "fewer processes or smaller tasks; functions must come from importable modules."
+        )
 
     def __enter__(self) -> ProcessExecutor:
         self._depth += 1
@@ -296,6 +346,41 @@ class DaskExecutor:
         tasks = list(tasks)
         if not tasks:
             return []
+        futures, starts, name = self._submit(fn, tasks)
+        try:
+            self._wait(futures, starts, len(tasks), name, futures)
+            parts = self.client.gather(futures)
+        except BaseException as exc:
+            self.client.cancel(futures)  # no orphaned work once the caller has the error
+            raise self._translate(exc, futures, starts, len(tasks), name) from None
+        out: list[R] = []
+        for part in parts:
+            out.extend(part)
+        return out
+
+    def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """:meth:`map`, yielding results in task order as they finish; each result is
+        fetched from its worker (and released there) as soon as it and every earlier one
+        are done, so the workers hold few finished results at any time."""
+        tasks = list(tasks)
+        if not tasks:
+            return
+        futures, starts, name = self._submit(fn, tasks)
+        slots: list[Any] = list(futures)
+        try:
+            for i, future in enumerate(futures):
+                try:
+                    self._wait(slots, starts, len(tasks), name, [future])
+                    part = future.result()
+                except BaseException as exc:
+                    raise self._translate(exc, futures, starts, len(tasks), name) from None
+                slots[i] = _TAKEN
+                future.release()  # the worker may drop the result now
+                yield from part
+        finally:
+            self.client.cancel([f for f, s in zip(futures, slots, strict=True) if s is not _TAKEN])
+
+    def _submit(self, fn: Callable[[T], R], tasks: list[T]) -> tuple[list[Any], list[int], str]:
         name = task_name(fn)
         batch_fn = _Batch(fn)
         blob = _dask_pickle(batch_fn, tasks[0], name)  # an unpicklable task fails here
@@ -305,32 +390,31 @@ class DaskExecutor:
         starts = list(range(0, len(tasks), size))
         batches = [tasks[s : s + size] for s in starts]
         futures = self.client.map(batch_fn, batches, pure=False, retries=self.retries)
-        try:
-            self._wait(futures, starts, len(tasks), name)
-            parts = self.client.gather(futures)
-        except BaseException as exc:
-            self.client.cancel(futures)  # no orphaned work once the caller has the error
-            if type(exc).__name__ == "KilledWorker":
-                keys = [f.key for f in futures]
-                key = getattr(exc, "task", None)
-                where = ""
-                if key in keys:
-                    i = keys.index(key)
-                    last = (starts[i + 1] if i + 1 < len(starts) else len(tasks)) - 1
-                    where = f" (tasks {starts[i]}..{last})"
-                raise ExecutorError(
-                    f"a Dask task of {name!r}{where} was running on workers that died each "
-                    "time, so the scheduler gave up on it (distributed.KilledWorker). A task "
-                    "that crashes its worker (out of memory, a segfault in compiled code) is "
-                    "retried on others up to the scheduler's allowed-failures; give the "
-                    "workers more memory or split the work into smaller tasks, and see the "
-                    "workers' logs."
-                ) from None
-            raise
-        out: list[R] = []
-        for part in parts:
-            out.extend(part)
-        return out
+        return futures, starts, name
+
+    @staticmethod
+    def _translate(
+        exc: BaseException, futures: list[Any], starts: list[int], n_tasks: int, name: str
+    ) -> BaseException:
+        """A task's own exception unchanged; ``KilledWorker`` as an ExecutorError naming the
+        tasks of the batch the scheduler gave up on."""
+        if type(exc).__name__ != "KilledWorker":
+            return exc
+        keys = [f.key for f in futures]
+        key = getattr(exc, "task", None)
+        where = ""
+        if key in keys:
+            i = keys.index(key)
+            last = (starts[i + 1] if i + 1 < len(starts) else n_tasks) - 1
+            where = f" (tasks {starts[i]}..{last})"
+        return ExecutorError(
+            f"a Dask task of {name!r}{where} was running on workers that died each "
+            "time, so the scheduler gave up on it (distributed.KilledWorker). A task "
+            "that crashes its worker (out of memory, a segfault in compiled code) is "
+            "retried on others up to the scheduler's allowed-failures; give the "
+            "workers more memory or split the work into smaller tasks, and see the "
+            "workers' logs."
+        )
 
     def _check_workers_load(self, blob: bytes, name: str) -> None:
         """One worker unpickles ``blob`` (function + first task), or an error.
@@ -359,16 +443,24 @@ class DaskExecutor:
                 "submitted."
             )
 
-    def _wait(self, futures: list[Any], starts: list[int], n_tasks: int, name: str) -> None:
-        """Until every future is done; an ExecutorError on no progress or no workers."""
-        all_done = _countdown(futures)
+    def _wait(
+        self,
+        futures: list[Any],
+        starts: list[int],
+        n_tasks: int,
+        name: str,
+        awaited: list[Any],
+    ) -> None:
+        """Until every future of ``awaited`` is done (all of ``futures``, or the next one
+        :meth:`imap` yields); an ExecutorError on no progress or no workers."""
+        all_done = _countdown(awaited)
         n_done, progress_at = 0, time.monotonic()
         seen_workers = self._live_workers() > 0
         gone_at: float | None = None
         while not all_done.wait(self.poll_interval):
+            if any(f.status in ("error", "cancelled") for f in awaited):
+                return  # gather / result raises the task's own exception
             status = [f.status for f in futures]
-            if "error" in status or "cancelled" in status:
-                return  # gather raises the task's own exception
             now = time.monotonic()
             finished = status.count("finished")
             if finished > n_done:
@@ -408,6 +500,15 @@ class DaskExecutor:
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.client!r})"
+
+
+class _Taken:
+    """A result already handed to the caller (counts as finished while waiting)."""
+
+    status = "finished"
+
+
+_TAKEN = _Taken()
 
 
 def _countdown(futures: list[Any]) -> threading.Event:

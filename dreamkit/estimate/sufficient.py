@@ -68,7 +68,7 @@ from dreamkit.estimate.linear.design_matrix import outcome_weeks, resolve_outcom
 from dreamkit.estimate.linear.fwl import FWLFit
 from dreamkit.estimate.linear.itt import PathResult
 from dreamkit.estimate.results import fit_rows
-from dreamkit.executor import ExecutorLike, resolve_executor
+from dreamkit.executor import ExecutorLike, imap, resolve_executor
 from dreamkit.inference import crv1_factor
 
 PartitionLike = str | Path | pl.DataFrame | pl.LazyFrame
@@ -443,13 +443,20 @@ def partitioned_effect_path(
     )
     dd = float(c_aa[0, 0] - c_aa[0, 1:] @ gamma)
 
-    # pass 2: cluster score pieces, summed by cluster id before the sandwich
-    pieces = pool.map(_IttPass2(spec, index, means, gamma, beta), tasks)
-    ids = pl.concat([ids for ids, _ in pieces])
-    stacked = np.vstack([s for _, s in pieces])
-    _, inverse = np.unique(ids.to_numpy(), return_inverse=True)
-    scores = np.zeros((int(inverse.max()) + 1, stacked.shape[1]))
-    np.add.at(scores, inverse, stacked)
+    # pass 2: cluster score pieces, summed by cluster id before the sandwich. The pieces are
+    # added into one G x W table as they arrive (in partition order), so memory holds one
+    # partition's pieces at a time, not all of them (P x G x W when every cluster spans
+    # every partition).
+    order_ids = cluster_ids.sort()
+    position = pl.DataFrame({"v": order_ids, "g": np.arange(n_clusters, dtype=np.int64)})
+    scores = np.zeros((n_clusters, len(spec.outcomes)))
+    for ids, piece in imap(pool, _IttPass2(spec, index, means, gamma, beta), tasks):
+        at = (
+            pl.DataFrame({"v": ids})
+            .join(position, on="v", how="left", maintain_order="left")["g"]
+            .to_numpy()
+        )
+        scores[at] += piece  # ids are unique within a partition
     factor = crv1_factor(n_obs, n_params, n_clusters)
     vcov = factor * (scores.T @ scores) / dd**2
     coef = beta[:1]
@@ -527,6 +534,22 @@ class _HazardCounts:
         return _read(part, self.keys).group_by(list(self.keys)).agg(pl.len().alias(_COUNT))
 
 
+_MERGE_EVERY = 16  # partitions' cell counts merged into the running table at a time
+
+
+def _merge_counts(
+    cells: pl.DataFrame | None, new: list[pl.DataFrame], keys: list[str]
+) -> pl.DataFrame:
+    frames = ([] if cells is None else [cells]) + new
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        .group_by(keys)
+        .agg(pl.col(_COUNT).sum().cast(pl.Int64))
+        if frames
+        else pl.DataFrame()
+    )
+
+
 def partitioned_hazard(
     partitions: Any,
     model: DiscreteTimeHazard | None = None,
@@ -555,13 +578,16 @@ def partitioned_hazard(
     keys += [duration, event] + ([exit_type] if exit_type else [])
     keys = list(dict.fromkeys(keys))
     check_schemas(parts, keys)
-    counts = pool.map(_HazardCounts(tuple(keys)), list(enumerate(parts)))
-    cells = (
-        pl.concat(counts)
-        .group_by(keys)
-        .agg(pl.col(_COUNT).sum().cast(pl.Int64))
-        .sort(keys, nulls_last=True)
-    )
+    # counts are summed as they arrive, a few partitions at a time (integer sums: the order
+    # does not matter), so memory holds the running cell table, not every partition's
+    cells: pl.DataFrame | None = None
+    waiting: list[pl.DataFrame] = []
+    for counted in imap(pool, _HazardCounts(tuple(keys)), list(enumerate(parts))):
+        waiting.append(counted)
+        if len(waiting) >= _MERGE_EVERY:
+            cells = _merge_counts(cells, waiting, keys)
+            waiting = []
+    cells = _merge_counts(cells, waiting, keys).sort(keys, nulls_last=True)
     return model.fit(
         cells,
         duration=duration,

@@ -184,3 +184,35 @@ def test_heavy_tasks_are_one_dask_task_each(client, monkeypatch):
     assert pool.map(_Heavy(), tasks) == [x * x for x in tasks]
     assert pool.map(abs, tasks) == tasks
     assert sizes == [40, 4 * pool.n_workers]
+
+
+def _inverse(x: int) -> float:
+    return 1 / x
+
+
+def _block(n: int) -> np.ndarray:
+    return np.full(1000, float(n))
+
+
+def test_imap_releases_each_result_on_the_workers_once_taken(client):
+    """The streaming form hands results over in task order and lets the workers drop each
+    one as soon as it is taken (a reduction over P partitions then never has P results
+    waiting on the workers); an error of a later task surfaces when it is reached."""
+    pool = DaskExecutor(client)
+    stream = pool.imap(_Heavy(), list(range(12)))
+    assert next(stream) == 0
+    client.run(lambda: None)  # let the release reach the scheduler
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(client.who_has()) > 11:
+        time.sleep(0.05)
+    held = client.who_has()
+    assert len(held) == 11, "the first result is still held after it was taken"
+    assert list(stream) == [x * x for x in range(1, 12)]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and client.who_has():
+        time.sleep(0.05)
+    assert client.who_has() == {}
+    blocks = list(pool.imap(_block, list(range(5))))
+    assert [float(b[0]) for b in blocks] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(ZeroDivisionError):
+        list(pool.imap(_inverse, [1, 2, 0, 4]))

@@ -135,3 +135,26 @@ def test_process_pool_is_kept_inside_a_with_block_and_unpicklable_work_is_typed(
         second = set(pool.map(_pid, range(8)))
     assert first & second  # the same processes served both maps
     assert pool._pool is None  # stopped at the end of the block
+
+
+def test_imap_streams_results_in_task_order_for_every_executor():
+    """``imap`` yields what ``map`` returns, lazily; executors without ``imap`` fall back to
+    ``map``."""
+    tasks = list(range(-7, 9))
+    want = [abs(t) for t in tasks]
+
+    class OnlyMap:
+        n_workers = 1
+
+        def map(self, fn, tasks):  # type: ignore[no-untyped-def]
+            return [fn(t) for t in tasks]
+
+    stream = ex.imap(ex.SerialExecutor(), abs, tasks)
+    assert not isinstance(stream, list)
+    assert list(stream) == want
+    assert list(ex.imap(ex.ProcessExecutor(2), abs, tasks)) == want
+    with ex.ProcessExecutor(2) as pool:
+        assert list(ex.imap(pool, abs, tasks)) == want
+        assert list(ex.imap(pool, abs, tasks[:3])) == want[:3]
+    assert list(ex.imap(OnlyMap(), abs, tasks)) == want
+    assert list(ex.imap(ex.SerialExecutor(), abs, [])) == []

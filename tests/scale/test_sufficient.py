@@ -162,3 +162,50 @@ def test_hazard_partitions_with_different_schemas_name_the_partition(spells, mak
         partitioned_hazard(tmp_path, DiscreteTimeHazard(), executor=_NoWork())
     with pytest.raises(SchemaMismatchError, match=r"partition 2 \(part-2.parquet\)"):
         partitioned_effect_path(tmp_path, "duration", [], executor=_NoWork())
+
+
+def test_memory_does_not_grow_with_partitions_when_every_cluster_spans_them():
+    """40 partitions, each holding every one of 250 clusters (string ids), 60 outcomes:
+    holding every partition's cluster scores would take 40 x 250 x 60 x 8 B = 4.8 MB (and as
+    much again to stack them); the streamed reduction keeps one partition's at a time.
+    Python-side peak (numpy allocations, tracemalloc) must stay under half of that, and the
+    fit must still equal the in-memory one."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    n_parts, g, w = 40, 250, 60
+    parts = []
+    for _ in range(n_parts):
+        team = rng.permutation(g)
+        d = (rng.random(g) < 0.5).astype(np.int8)
+        cols: dict[str, object] = {
+            "municipality": team % 5,
+            "team": [f"t{k:03d}" for k in team],
+            "treated": d,
+        }
+        for j in range(1, w + 1):
+            cols[f"y_{j}"] = rng.normal(size=g) + 0.1 * d
+        parts.append(pl.DataFrame(cols))
+    ref = effect_path(pl.concat(parts), "y_")
+    tracemalloc.start()
+    try:
+        got = partitioned_effect_path(parts, "y_")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    held_by_all = n_parts * g * w * 8
+    assert peak < held_by_all / 2, f"peak {peak / 1e6:.2f} MB"
+    _close(got.estimates, ref.estimates)
+    _close(got.vcov, ref.vcov)
+
+
+def test_hazard_counts_are_merged_as_they_arrive(spells, make):
+    """More partitions than one merge holds (the running cell table is merged every
+    ``_MERGE_EVERY`` partitions): the fit equals the in-memory one."""
+    from dreamkit.estimate import sufficient
+
+    n = sufficient._MERGE_EVERY * 2 + 3
+    ref = DiscreteTimeHazard().fit(spells)
+    got = partitioned_hazard(make.split(spells, n, seed=4))
+    _close(got.glm.params, ref.glm.params)
+    _close(got.glm.cov, ref.glm.cov)
