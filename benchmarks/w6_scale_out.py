@@ -21,10 +21,23 @@
 
    Wall times per stage, each worker's peak resident set (sampled every 20 ms on the worker;
    read after every stage) and the client process's CPU time per stage (the client and the
-   Dask scheduler share the 2 cores with the workers). Each worker is one core:
+   Dask scheduler share the 2 cores with the workers). Each worker asks for one core:
    ``threads_per_worker=1``, and ``POLARS_MAX_THREADS=1`` in the workers' environment
-   (``--worker-polars-threads``; Dask pins only the OpenMP/MKL/OpenBLAS pools), so that the
-   1-worker baseline is one core.
+   (``--worker-polars-threads``; Dask pins only the OpenMP/MKL/OpenBLAS pools). That is not
+   enough to make a worker one core: polars' parquet reader and streaming engine run their
+   own threads beside the task thread (measured per thread: a "single-threaded" worker
+   building outcomes uses about 1.3 cores). So every configuration runs twice (``--pin``):
+
+   * **pinned**: each worker process, all its threads, is pinned to its own core
+     (``sched_setaffinity``), as a scheduler confines a ``cores=1`` job (SLURM cgroups via
+     dask-jobqueue); 1 worker is then one core, and the speed-up is the scale-out of workers;
+   * **unpinned**: the OS schedules freely; the 1-worker baseline borrows the idle second
+     core, so its speed-up is that of 2 cores over about 1.3.
+
+   The workers' statistical profiler (``distributed.worker.profile``) is off
+   (``--worker-profile`` turns it on): it samples the task thread's stack every 10 ms on the
+   worker's event loop, about 6% of a core with dreamkit's deep numpy/polars stacks
+   (measured per thread), which is the overhead docs/scale-out.md tells batch users to drop.
 3. Checks, before reporting: every outcome chunk has the same SHA-256 for every worker count;
    the ITT path, its covariance, the hazard and the Monte Carlo draws are bit-identical.
 4. Projection to 50M persons on 20 nodes from the measured cost per partition (1 worker),
@@ -108,6 +121,17 @@ def _sampled_peak_mb() -> float:
     return max(sys._dk_rss_peak[0], _rss_mb())  # type: ignore[attr-defined]
 
 
+def _pin(core: int) -> int:
+    """Pin every thread of this worker process to ``core`` (threads started later inherit
+    it from the task thread)."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {core})
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return core
+
+
 def _client_cpu_s() -> float:
     return time.process_time()
 
@@ -134,10 +158,12 @@ class _TimedSerial:
 
 
 def one_configuration(
-    n_workers: int, data: PartitionedRegister, trial: pl.DataFrame, work: Path, args
+    n_workers: int, pin: bool, data: PartitionedRegister, trial: pl.DataFrame, work: Path, args
 ) -> dict:
+    import dask
     from dask.distributed import Client, LocalCluster
 
+    dask.config.set({"distributed.worker.profile.enabled": bool(args.worker_profile)})
     cluster = LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,
@@ -152,6 +178,10 @@ def one_configuration(
     )
     client = Client(cluster)
     client.wait_for_workers(n_workers)
+    if pin:
+        cores = sorted(os.sched_getaffinity(0))
+        for i, address in enumerate(sorted(client.scheduler_info()["workers"])):
+            client.run(_pin, cores[i % len(cores)], workers=[address])
     cpu0 = client.run(_cpu_s)
     client.run(_start_rss_sampler)
     client_cpu: dict[str, float] = {}
@@ -215,6 +245,10 @@ def one_configuration(
     }
 
 
+def _mode(pin: bool) -> str:
+    return "pinned (one core per worker)" if pin else "unpinned"
+
+
 def combine_time(res_dir: Path) -> float:
     """Client-side cost of the ITT and hazard fits (everything outside the partition tasks),
     measured in this process."""
@@ -239,6 +273,17 @@ def main() -> None:
     )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
+        "--pin",
+        choices=["both", "on", "off"],
+        default="both",
+        help="pin each worker to its own core (on), let the OS schedule (off), or both",
+    )
+    ap.add_argument(
+        "--worker-profile",
+        action="store_true",
+        help="keep distributed's statistical profiler on in the workers (default off)",
+    )
+    ap.add_argument(
         "--worker-polars-threads",
         type=int,
         default=1,
@@ -258,63 +303,72 @@ def main() -> None:
         f"R = {args.replications}; POLARS_MAX_THREADS={args.worker_polars_threads} per worker",
         flush=True,
     )
-    results = {}
-    for k in args.workers:
-        results[k] = one_configuration(k, data, trial, work, args)
-        print(
-            f"{k} worker(s): {json.dumps(results[k]['times'])} peaks MB "
-            f"{[round(p) for p in results[k]['peaks_mb']]} (largest peak so far after each "
-            f"stage: {json.dumps({a: round(b) for a, b in results[k]['stage_peaks_mb'].items()})}"
-            f"); client process CPU s per stage "
-            f"{json.dumps({a: round(b, 1) for a, b in results[k]['client_cpu_s'].items()})}"
-            ", load average "
-            f"{os.getloadavg()[0]:.1f}",
-            flush=True,
-        )
+    modes = {"both": [True, False], "on": [True], "off": [False]}[args.pin]
+    results: dict[tuple[int, bool], dict] = {}
+    for pin in modes:
+        for k in args.workers:
+            r = one_configuration(k, pin, data, trial, work, args)
+            results[(k, pin)] = r
+            print(
+                f"{k} worker(s), {_mode(pin)}: {json.dumps(r['times'])} peaks MB "
+                f"{[round(p) for p in r['peaks_mb']]} (largest peak so far after each "
+                f"stage: {json.dumps({a: round(b) for a, b in r['stage_peaks_mb'].items()})}"
+                f"); client process CPU s per stage "
+                f"{json.dumps({a: round(b, 1) for a, b in r['client_cpu_s'].items()})}"
+                f"; worker CPU s {[round(c, 1) for c in r['worker_cpu_s']]}, load average "
+                f"{os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
 
-    base = results[args.workers[0]]
-    for k, r in results.items():
+    base = next(iter(results.values()))
+    for (k, pin), r in results.items():
         if r["sha"] != base["sha"]:
-            raise SystemExit(f"outcome chunks differ between {args.workers[0]} and {k} workers")
+            raise SystemExit(f"outcome chunks differ with {k} workers, {_mode(pin)}")
         for a, b in zip(
             r["path"] + r["hazard"][:2], base["path"] + base["hazard"][:2], strict=True
         ):
             if not np.array_equal(a, b):
-                raise SystemExit(f"ITT or hazard results differ with {k} workers")
+                raise SystemExit(f"ITT or hazard results differ with {k} workers, {_mode(pin)}")
         if not r["draws"].equals(base["draws"]):
-            raise SystemExit(f"Monte Carlo draws differ with {k} workers")
+            raise SystemExit(f"Monte Carlo draws differ with {k} workers, {_mode(pin)}")
     print(
         "checks: outcome chunk hashes, ITT path + vcov, hazard + vcov and Monte Carlo "
-        "draws identical for every worker count"
+        "draws identical for every worker count and mode"
     )
 
-    print("\n| stage | " + " | ".join(f"{k} worker(s) s" for k in results) + " | speed-up |")
-    print("| --- |" + " --- |" * (len(results) + 1))
-    lo, hi = min(results), max(results)
-    for stage in ("outcomes", "itt", "hazard", "monte_carlo"):
-        ts = [results[k]["times"][stage] for k in results]
-        sp = results[lo]["times"][stage] / results[hi]["times"][stage]
-        print(f"| {stage} | " + " | ".join(f"{t:.1f}" for t in ts) + f" | {sp:.2f}x |")
-    tot = {k: sum(r["times"].values()) for k, r in results.items()}
-    print(
-        "| total | "
-        + " | ".join(f"{tot[k]:.1f}" for k in results)
-        + f" | {tot[lo] / tot[hi]:.2f}x |"
-    )
-    for k, r in results.items():
+    lo, hi = min(args.workers), max(args.workers)
+    for pin in modes:
+        res = {k: results[(k, pin)] for k in args.workers}
+        print(f"\n{_mode(pin)}")
+        print("| stage | " + " | ".join(f"{k} worker(s) s" for k in res) + " | speed-up |")
+        print("| --- |" + " --- |" * (len(res) + 1))
+        for stage in ("outcomes", "itt", "hazard", "monte_carlo"):
+            ts = [res[k]["times"][stage] for k in res]
+            sp = res[lo]["times"][stage] / res[hi]["times"][stage]
+            print(f"| {stage} | " + " | ".join(f"{t:.1f}" for t in ts) + f" | {sp:.2f}x |")
+        tot = {k: sum(r["times"].values()) for k, r in res.items()}
         print(
-            f"per-worker peak RSS with {k} worker(s): {[round(p) for p in r['peaks_mb']]} MB "
-            f"(budget {args.budget}); worker CPU s {[round(c, 1) for c in r['worker_cpu_s']]}"
+            "| total | "
+            + " | ".join(f"{tot[k]:.1f}" for k in res)
+            + f" | {tot[lo] / tot[hi]:.2f}x |"
         )
-    cpu_lo = sum(results[lo]["worker_cpu_s"])
-    cpu_hi = results[hi]["worker_cpu_s"]
-    print(
-        f"CPU-bound speed-up (what {hi} free cores give): total worker CPU with {lo} worker(s) "
-        f"/ busiest worker's CPU with {hi} = {cpu_lo:.1f} / {max(cpu_hi):.1f} = "
-        f"{cpu_lo / max(cpu_hi):.2f}x (a wall-clock speed-up needs {hi} idle cores)"
-    )
+        for k, r in res.items():
+            print(
+                f"per-worker peak RSS with {k} worker(s): {[round(p) for p in r['peaks_mb']]} "
+                f"MB (budget {args.budget}); worker CPU s "
+                f"{[round(c, 1) for c in r['worker_cpu_s']]}"
+            )
+        cpu_lo = sum(res[lo]["worker_cpu_s"])
+        cpu_hi = res[hi]["worker_cpu_s"]
+        print(
+            f"CPU-bound speed-up: total worker CPU with {lo} worker(s) / busiest worker's CPU "
+            f"with {hi} = {cpu_lo:.1f} / {max(cpu_hi):.1f} = {cpu_lo / max(cpu_hi):.2f}x; "
+            f"1 worker used {cpu_lo / tot[lo]:.2f} cores on average"
+        )
+    results = {k: results[(k, modes[0])] for k in args.workers}
 
-    # projection (stated as such): per-partition cost of the register stages, 1 worker
+    # projection (stated as such): per-partition cost of the register stages, 1 worker,
+    # from the first mode (pinned by default: one core per worker, as on a cluster)
     reg_stages = ("outcomes", "itt", "hazard")
     one = results[lo]
     per_person = sum(one["times"][s] for s in reg_stages) / one["persons"]
