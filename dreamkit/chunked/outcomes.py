@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dreamkit.chunked._atomic import write_parquet_atomic
 from dreamkit.chunked.budget import DEFAULT_BUDGET, LONG_BYTES_PER_ROW, ChunkPlan, plan_chunks
 from dreamkit.chunked.dataset import PartitionedRegister
 from dreamkit.chunked.runner import ChunkOutput, ChunkRun, run_chunks
@@ -146,7 +147,9 @@ def chunked_outcomes(
         "plan": [plan.persons, plan.batch_rows],
     }
 
-    work = _OutcomeChunk(data, groups, slices, plan, spec, on_missing, coverage, dict(read_options))
+    work = _OutcomeChunk(
+        data, dict(groups), slices, plan, spec, on_missing, coverage, dict(read_options)
+    )
     run = run_chunks(
         keys,
         work,
@@ -219,7 +222,7 @@ class _OutcomeChunk:
     """The outcome work of one chunk (a picklable callable, so chunks can run on workers)."""
 
     data: PartitionedRegister
-    groups: dict[str, pl.DataFrame]
+    groups: dict[str, pl.DataFrame | Path]  # a chunk's trial rows, or the file holding them
     slices: dict[str, tuple[int, int, int]]
     plan: ChunkPlan
     spec: OutcomeSpec
@@ -233,11 +236,26 @@ class _OutcomeChunk:
         groups = {key: self.groups[key]} if key in self.groups else {}
         return replace(self, groups=groups, slices={key: self.slices[key]})
 
+    def stage(self, key: str, directory: Path) -> _OutcomeChunk:
+        """:meth:`only`, with the chunk's trial rows written to ``directory`` (a Parquet file
+        beside the outputs, on the file system the workers share) and read back by the task.
+        A task then carries a path instead of rows, so the trial table does not travel
+        through the Dask scheduler's task graph (176 MB at 5M persons)."""
+        narrowed = self.only(key)
+        rows = narrowed.groups.get(key)
+        if not isinstance(rows, pl.DataFrame):
+            return narrowed
+        path = directory / f"{key}.parquet"
+        write_parquet_atomic(rows, path)
+        return replace(narrowed, groups={key: path})
+
     def __call__(self, key: str) -> ChunkOutput:
         data, plan = self.data, self.plan
         part = self.groups.get(key)
         if part is None:
             return ChunkOutput(None, {"steps": []})
+        if isinstance(part, Path):
+            part = pl.read_parquet(part)
         index, offset, length = self.slices[key]
         found = part.filter(pl.col(_CHUNK) != _ABSENT)[C.PERSON]
         whole = data.format == "wide" and found.len() == length  # everyone: no filter needed

@@ -19,6 +19,7 @@ Guarantees, for a chunk function that is deterministic:
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,8 @@ from dreamkit.chunked._atomic import sha256_file, write_json_atomic, write_parqu
 from dreamkit.chunked.manifest import CHUNK_DIR, ChunkRecord, Manifest
 from dreamkit.errors import InputError
 from dreamkit.executor import ExecutorLike, SerialExecutor, resolve_executor
+
+INPUT_DIR = "_inputs"  # per-chunk inputs staged for the workers, removed once complete
 
 
 @dataclass(frozen=True)
@@ -149,15 +152,25 @@ def run_chunks(
     finally:
         bar.close()
     complete = manifest.finalize()
+    if complete:  # staged inputs (_map_chunks) are needed only until every chunk is done
+        shutil.rmtree(manifest.out_dir / INPUT_DIR, ignore_errors=True)
     return ChunkRun(manifest.out_dir, manifest.records(), computed, skipped, complete)
 
 
 def _map_chunks(
     pool: Any, work: Callable[[str], ChunkOutput], out_dir: Path, todo: list[str]
 ) -> list[ChunkRecord]:
-    """Run ``todo`` on ``pool``. Work that can be narrowed to one chunk (a method
-    ``only(key)`` returning the same work holding just that chunk's inputs, e.g. its trial
-    rows) ships each task only its own inputs, so no worker receives the whole trial table."""
+    """Run ``todo`` on ``pool``. Work that can be narrowed to one chunk ships each task only
+    its own inputs: with a method ``stage(key, directory)`` (returning the work for that
+    chunk, its inputs written to a file under ``directory``, here ``out_dir/_inputs``, read
+    back by the task), a task carries a path; with ``only(key)``, the chunk's own inputs
+    (e.g. its trial rows). No worker receives the whole trial table either way."""
+    stage = getattr(work, "stage", None)
+    if callable(stage):
+        inputs = out_dir / INPUT_DIR
+        inputs.mkdir(parents=True, exist_ok=True)
+        items = [(k, stage(k, inputs)) for k in todo]
+        return list(pool.map(_BoundChunkTask(out_dir), items))
     only = getattr(work, "only", None)
     if callable(only):
         return list(pool.map(_BoundChunkTask(out_dir), [(k, only(k)) for k in todo]))

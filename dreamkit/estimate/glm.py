@@ -63,7 +63,7 @@ Covariance (``H`` = observed information ``sum_c w_c x_c x_c'`` at the estimate)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -362,6 +362,9 @@ class GLMFit:
     hessian: NDArray[np.float64] | None = None  # observed information at the estimate
     df: NDArray[np.float64] | None = None
     bm: GLMBMParts | None = None
+    _eigenvalues: dict[int, NDArray[np.float64]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def std_errors(self) -> NDArray[np.float64]:
@@ -370,11 +373,15 @@ class GLMFit:
     def gram_eigenvalues(self, j: int) -> NDArray[np.float64]:
         """Eigenvalues of the Bell-McCaffrey matrix of coefficient j (CR2 only): the exact
         working-model reference of its t-statistic (:mod:`dreamkit.inference.working_t`).
-        One G x G eigen-decomposition."""
+        One G x G eigen-decomposition, computed once per coefficient and kept."""
         if self.bm is None:
             raise InputError("Γ eigenvalues exist for cov_type='CR2' fits only.")
-        gram = self.bm.gram(j)
-        return np.asarray(np.linalg.eigvalsh((gram + gram.T) / 2.0), dtype=np.float64)
+        if j not in self._eigenvalues:
+            gram = self.bm.gram(j)
+            lam = np.asarray(np.linalg.eigvalsh((gram + gram.T) / 2.0), dtype=np.float64)
+            lam.setflags(write=False)
+            self._eigenvalues[j] = lam
+        return self._eigenvalues[j]
 
 
 def fit_binomial(

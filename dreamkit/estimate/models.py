@@ -104,12 +104,16 @@ def feols(
     vcov: VcovArg = "HC1",
     level: float = 0.95,
     missing: Missing = "raise",
+    cr2_reference: str = "satterthwaite",
 ) -> EstimateResult:
     """Least squares with one absorbed fixed effect (module docstring); every right-hand-side
     term is reported. Several outcomes (``y1 + y2`` or ``y_*``) share one design.
 
     Covariances: ``"HC1"`` (default), ``{"CRV1": col}``, ``{"CR2": col}``, ``{"CRV3": col}``;
     degrees of freedom G - 1 (CRV1, CRV3), Bell-McCaffrey per coefficient (CR2) or N - K.
+    With CR2, ``cr2_reference="exact"`` takes each coefficient's p-values and intervals from
+    the exact distribution of its CR2 t-statistic under the working model (independent
+    homoskedastic errors; docs/inference.md) instead of t with the Bell-McCaffrey df.
     Equal to pyfixest ``feols`` with ``ssc(k_fixef="full")`` (fixed effects counted in K) and
     to statsmodels OLS with dummies.
     Without a fixed effect the intercept is absorbed (partialled out) and not reported.
@@ -140,6 +144,7 @@ def feols(
         clusters=clusters,
         vcov=spec.kind,
         regressor_names=des.names,
+        cr2_reference=cr2_reference,
     )
     table = fit_rows(fit, level, des.names, outcomes, np.full(fit.coef.shape, np.nan))
     return EstimateResult(

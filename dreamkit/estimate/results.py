@@ -359,6 +359,24 @@ class EstimateResult(Result):
             "n_dropped": self.n_dropped,
         }
 
+    def _reference_overrides(self, level: float) -> dict[int, tuple[float, float]]:
+        """With one fit made with ``cr2_reference="exact"`` (effect paths, ``feols``): every
+        row's p-value and critical value from the exact CR2 working-model reference (used by
+        ``tidy`` at a level other than the fitted one, or exponentiated; the fitted level's
+        rows were computed the same way at fit time)."""
+        if len(self.fits) != 1:
+            return {}
+        (fit,) = self.fits.values()
+        if not fit.exact_reference or self.table.height != fit.coef.size:
+            return {}
+        p, q = fit.exact_reference_values(level)
+        n_out = fit.coef.shape[1]
+        return {
+            j * n_out + w: (float(p[j, w]), float(q[j]))
+            for j in range(fit.coef.shape[0])
+            for w in range(n_out)
+        }
+
     def _notes(self) -> Sequence[str]:
         dropped = [f"{self.n_dropped} rows dropped ({self.drop_reason})"] if self.n_dropped else []
         return [*dropped, *self.notes]

@@ -358,6 +358,10 @@ def test_effect_path_and_contrasts_with_the_exact_reference(study):
     ci = ex.confint(0.90)
     np.testing.assert_allclose(ci["conf_low"].to_numpy(), t90["conf_low"].to_numpy())
     assert q90 < scipy.stats.t.ppf(0.95, ex.fit.df)
+    # exponentiated at the fitted level: the exact interval, exponentiated
+    expo = ex.tidy(exponentiate=True)
+    np.testing.assert_allclose(expo["conf_low"], np.exp(ex.table["conf_low"]), rtol=1e-12)
+    np.testing.assert_allclose(expo["p_value"], ex.table["p_value"], rtol=1e-12)
     with pytest.raises(InputError, match="cr2_reference"):
         effect_path(study, "y_", COVS, vcov="CR2", cr2_reference="saddle")
     via_formula = formula_path(
@@ -370,3 +374,30 @@ def test_effect_path_and_contrasts_with_the_exact_reference(study):
         np.testing.assert_allclose(
             via_formula.table[col].to_numpy(), ex.table[col].to_numpy(), rtol=1e-10
         )
+
+
+def test_feols_with_the_exact_reference(study):
+    """feols(..., cr2_reference="exact"): the treatment rows equal effect_path's (same model,
+    same reference); every row's interval is the exact one (the working-model p-value of its
+    end point is 1 - level) at the fitted and at another level; BM-df p-values otherwise."""
+    from dreamkit.inference.working_t import working_t_pvalue
+
+    rhs = "treated + " + " + ".join(COVS) + " | municipality"
+    ex = feols("y_1 + y_2 ~ " + rhs, study, vcov={"CR2": "team"}, cr2_reference="exact")
+    bm = feols("y_1 + y_2 ~ " + rhs, study, vcov={"CR2": "team"})
+    path = effect_path(study, ["y_1", "y_2"], COVS, vcov="CR2", cr2_reference="exact")
+    rows = ex.tidy().filter(ex.tidy()["term"] == "treated")
+    for col in ("estimate", "std_error", "p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(rows[col].to_numpy(), path.table[col].to_numpy(), rtol=1e-9)
+    np.testing.assert_array_equal(ex.tidy()["std_error"], bm.tidy()["std_error"])
+    assert not np.allclose(ex.tidy()["p_value"], bm.tidy()["p_value"])
+    (fit,) = ex.fits.values()
+    m = fit.coef.shape[0]
+    for level in (0.95, 0.90):
+        tab = ex.tidy(level=level)
+        for r, row in enumerate(tab.iter_rows(named=True)):
+            lam = fit.gram_eigenvalues(np.eye(m)[r // 2])
+            t_end = (row["estimate"] - row["conf_low"]) / row["std_error"]
+            assert working_t_pvalue(t_end, lam) == pytest.approx(1 - level, abs=1e-7)
+    with pytest.raises(InputError, match="cr2_reference"):
+        feols("y_1 ~ " + rhs, study, vcov={"CR2": "team"}, cr2_reference="saddle")

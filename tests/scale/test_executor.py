@@ -4,8 +4,10 @@ bad arguments, an unreachable scheduler."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from dreamkit import executor as ex
@@ -94,9 +96,13 @@ class _Recording:
         return [fn(t) for t in self.items]
 
 
-def test_each_chunk_task_ships_only_its_own_trial_rows(make, tmp_path):
-    """A worker receives the trial rows of its chunk, never the whole trial table (at 5M
-    persons the whole table is ~0.2 GB per task); the output equals the serial run's."""
+def test_each_chunk_task_ships_a_path_to_its_own_trial_rows(make, tmp_path):
+    """A task carries no trial rows, only the path of its chunk's rows, staged beside the
+    outputs (at 5M persons the trial is ~0.2 GB, which would otherwise travel through the
+    Dask scheduler's graph); the staged files are removed once the run is complete; the
+    output equals the serial run's."""
+    import pickle
+
     from dreamkit.chunked import chunked_outcomes, partition_register
 
     wide = make.random_wide(300, seed=4)
@@ -104,16 +110,28 @@ def test_each_chunk_task_ships_only_its_own_trial_rows(make, tmp_path):
     data = partition_register(
         wide, tmp_path / "ds", chunk_rows=100, employment="columns", progress=False
     )
-    pool = _Recording()
+    staged: list[pl.DataFrame] = []
+
+    class Recording(_Recording):
+        def map(self, fn, tasks):  # type: ignore[no-untyped-def]
+            self.items = list(tasks)
+            for _key, work in self.items:  # read the staged rows before the run removes them
+                staged.extend(pl.read_parquet(p) for p in work.groups.values())
+            return [fn(t) for t in self.items]
+
+    pool = Recording()
     sent = chunked_outcomes(data, trial, tmp_path / "sent", progress=False, executor=pool)
     serial = chunked_outcomes(data, trial, tmp_path / "serial", progress=False)
     assert [r.sha256 for r in sent.run.records] == [r.sha256 for r in serial.run.records]
     assert len(pool.items) == 3
-    shipped = 0
     for key, work in pool.items:  # type: ignore[misc]
         assert set(work.groups) <= {key} and set(work.slices) == {key}
-        shipped += sum(g.height for g in work.groups.values())
-    assert shipped == trial.height  # every trial row goes to exactly one task
+        assert all(isinstance(p, Path) and p.parent.name == "_inputs" for p in work.groups.values())
+        assert len(pickle.dumps(work)) < 20_000  # no rows inside
+    assert sum(g.height for g in staged) == trial.height  # every row staged exactly once
+    back = pl.concat(staged).select(trial.columns).sort("person_id")
+    assert back.equals(trial.sort("person_id"))
+    assert not (tmp_path / "sent" / "_inputs").exists()
 
 
 def _pid(_task: int) -> int:

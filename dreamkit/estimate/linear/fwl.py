@@ -234,6 +234,24 @@ class FWLFit:
             return working_t_pvalue(t, self.gram_eigenvalues(weights))
         return float(2.0 * scipy.stats.t.sf(abs(t), self.df_for(weights)))
 
+    def exact_reference_values(
+        self, level: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(p_value (m, W), critical value (m,)) from the exact CR2 working-model reference
+        of each regressor (:mod:`dreamkit.inference.working_t`): the two-sided p-value of
+        t = b / se(b) and the q with P(|T| > q) = 1 - level under the working model."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = self.coef / self.std_error
+        m = self.coef.shape[0]
+        p = np.full(t.shape, np.nan)
+        q = np.empty(m)
+        for j in range(m):
+            lam = self.gram_eigenvalues(np.eye(m)[j])
+            q[j] = working_t_critical_value(level, lam)
+            for w in np.flatnonzero(np.isfinite(t[j])):
+                p[j, w] = working_t_pvalue(float(t[j, w]), lam)
+        return p, q
+
     def inference(
         self, level: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -241,18 +259,11 @@ class FWLFit:
         freedom (:attr:`df_by_term`), or with ``cr2_reference="exact"`` from the exact
         working-model reference of each regressor (:mod:`dreamkit.inference.working_t`)."""
         se = self.std_error
+        if self.exact_reference:
+            p, q = self.exact_reference_values(level)
+            return p, self.coef - q[:, None] * se, self.coef + q[:, None] * se
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.coef / se
-        if self.exact_reference:
-            m = self.coef.shape[0]
-            p = np.full(t.shape, np.nan)
-            q = np.empty((m, 1))
-            for j in range(m):
-                lam = self.gram_eigenvalues(np.eye(m)[j])
-                q[j, 0] = working_t_critical_value(level, lam)
-                for w in np.flatnonzero(np.isfinite(t[j])):
-                    p[j, w] = working_t_pvalue(float(t[j, w]), lam)
-            return p, self.coef - q * se, self.coef + q * se
         df = self.df_by_term[:, None]
         p = 2.0 * scipy.stats.t.sf(np.abs(t), df)
         q = scipy.stats.t.ppf(0.5 + level / 2.0, df)

@@ -35,7 +35,7 @@ from dreamkit.estimate.linear.contrast_inference import (
 )
 from dreamkit.estimate.linear.design_matrix import Missing, Sample, prepare_sample, sample_controls
 from dreamkit.estimate.linear.fwl import FWLFit, fit_fwl
-from dreamkit.estimate.results import EstimateResult, check_level, fit_rows
+from dreamkit.estimate.results import EstimateResult, fit_rows
 from dreamkit.frames import accepts_pandas
 from dreamkit.inference.wild_bootstrap import WeightType
 
@@ -56,25 +56,6 @@ class PathResult(EstimateResult):
     stratum: str | None = C.STRATUM
     cluster: str = C.CLUSTER
     treated: str = C.TREATED
-
-    def tidy(
-        self, level: float | None = None, *, exponentiate: bool = False, fixed_effects: bool = False
-    ) -> pl.DataFrame:
-        """As :meth:`EstimateResult.tidy`; with ``cr2_reference="exact"`` a level other than
-        the fitted one also takes p-values and intervals from the exact reference."""
-        out = super().tidy(level, exponentiate=exponentiate, fixed_effects=fixed_effects)
-        if self.fit is None or not self.fit.exact_reference or level is None:
-            return out
-        if check_level(level) == self.level or out.height != self.fit.coef.size:
-            return out
-        p, lo, hi = self.fit.inference(check_level(level))
-        if exponentiate:
-            lo, hi = np.exp(lo), np.exp(hi)
-        return out.with_columns(
-            pl.Series("p_value", p.ravel()),
-            pl.Series("conf_low", lo.ravel()),
-            pl.Series("conf_high", hi.ravel()),
-        )
 
     @property
     def estimates(self) -> NDArray[np.float64]:
