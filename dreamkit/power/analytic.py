@@ -328,15 +328,19 @@ def _tails(
             power = power + scipy.stats.norm.cdf(-crit - lam)
         return power
     crit = scipy.stats.t.isf(a, df)
-    # scipy's noncentral t returns NaN for a far tail below ~1e-30 (large |lam|): that
-    # tail is 0 to double precision
     if alternative in ("two-sided", "larger"):
-        upper = 1.0 - scipy.special.nctdtr(df, lam, crit)
-        power = power + np.where(np.isnan(upper) & (lam < 0), 0.0, upper)
+        power = power + 1.0 - _nct_cdf(df, lam, crit)
     if alternative in ("two-sided", "smaller"):
-        lower = scipy.special.nctdtr(df, lam, -crit)
-        power = power + np.where(np.isnan(lower) & (lam > 0), 0.0, lower)
+        power = power + _nct_cdf(df, lam, -crit)
     return power
+
+
+def _nct_cdf(df: float, lam: NDArray[np.float64], x: float) -> NDArray[np.float64]:
+    """P(T <= x) for T noncentral t(df, lam). scipy returns NaN when this probability is a
+    far tail below about 1e-30 (|x - lam| large): it is then 0 (x far below lam) or 1 (x far
+    above) to double precision (e.g. df = 2704, lam = 38, x = 1.96 gives NaN)."""
+    cdf = np.asarray(scipy.special.nctdtr(df, lam, x), dtype=np.float64)
+    return np.where(np.isnan(cdf), (x > lam).astype(np.float64), cdf)
 
 
 def _as_output(values: NDArray[np.float64], scalar: bool) -> float | NDArray[np.float64]:
