@@ -171,6 +171,7 @@ _FACE: dict[str, str] = {
     "FrailtyBoundaryWarning": "dreamkit.errors",
     "MixtureBoundaryWarning": "dreamkit.errors",
     "ExecutorError": "dreamkit.errors",
+    "local_cluster": "dreamkit.executor",
     # errors
     "DreamkitError": "dreamkit.errors",
     "InputError": "dreamkit.errors",
@@ -269,6 +270,7 @@ __all__ = [
     "intervals",
     "kaplan_meier",
     "load_config",
+    "local_cluster",
     "log_polynomial",
     "logit",
     "long_to_wide",
@@ -464,7 +466,7 @@ if TYPE_CHECKING:  # static view of the face for type checkers and IDEs
         stratified_exact,
     )
     from dreamkit.estimate.sufficient import partitioned_effect_path, partitioned_hazard
-    from dreamkit.executor import get_executor, set_executor, use_executor
+    from dreamkit.executor import get_executor, local_cluster, set_executor, use_executor
     from dreamkit.inference import (
         adjust_pvalues,
         randomization_inference,
