@@ -6,8 +6,8 @@
 1. Writes a synthetic wide register (``w_population.generate``: person-partitioned Parquet,
    ``Int16`` codes) and a trial table of every person (allocation week, treatment 60/40,
    5,000 teams in 100 municipalities, one covariate).
-2. For each worker count: a fresh ``LocalCluster(n_workers, threads_per_worker=1,
-   processes=True)`` runs, with ``executor=client``,
+2. For each worker count: a fresh ``LocalCluster`` of one-thread worker processes
+   (:func:`dreamkit.executor.local_cluster`) runs, with ``executor=client``,
 
    * outcomes: :func:`dreamkit.chunked.chunked_outcomes` (81-week paths and durations; one
      thread per chunk, the memory budget per worker);
@@ -70,6 +70,7 @@ from dreamkit.estimate.sufficient import (
     partitioned_effect_path,
     partitioned_hazard,
 )
+from dreamkit.executor import local_cluster
 from dreamkit.outcomes.spec import DUR_SICK, EVENT_SICK
 from dreamkit.validate import REFERENCE, replicate, run
 
@@ -121,17 +122,6 @@ def _sampled_peak_mb() -> float:
     return max(sys._dk_rss_peak[0], _rss_mb())  # type: ignore[attr-defined]
 
 
-def _pin(core: int) -> int:
-    """Pin every thread of this worker process to ``core`` (threads started later inherit
-    it from the task thread)."""
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            os.sched_setaffinity(int(tid), {core})
-        except OSError:  # a thread that ended meanwhile
-            pass
-    return core
-
-
 def _client_cpu_s() -> float:
     return time.process_time()
 
@@ -160,28 +150,18 @@ class _TimedSerial:
 def one_configuration(
     n_workers: int, pin: bool, data: PartitionedRegister, trial: pl.DataFrame, work: Path, args
 ) -> dict:
-    import dask
-    from dask.distributed import Client, LocalCluster
-
-    dask.config.set({"distributed.worker.profile.enabled": bool(args.worker_profile)})
-    cluster = LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
+    # dreamkit's one-core workers (dx.local_cluster): one task thread, one polars thread
+    # (Dask's nanny pins only OpenMP/MKL/OpenBLAS), the profiler off unless asked for, and
+    # with ``pin`` every worker process pinned to its own core
+    client = local_cluster(
+        n_workers,
+        memory_limit=None,
+        profile=bool(args.worker_profile),
+        pin=pin,
         host="127.0.0.1",
         dashboard_address=None,
-        memory_limit=None,
-        # one core per worker: Dask's nanny already pins OpenMP/MKL/OpenBLAS to one thread;
-        # polars' own pool must be pinned too, or one "single-threaded" worker reads and
-        # joins on every core and the 1-worker baseline is not one core
         env={"POLARS_MAX_THREADS": str(args.worker_polars_threads)},
     )
-    client = Client(cluster)
-    client.wait_for_workers(n_workers)
-    if pin:
-        cores = sorted(os.sched_getaffinity(0))
-        for i, address in enumerate(sorted(client.scheduler_info()["workers"])):
-            client.run(_pin, cores[i % len(cores)], workers=[address])
     cpu0 = client.run(_cpu_s)
     client.run(_start_rss_sampler)
     client_cpu: dict[str, float] = {}
@@ -228,8 +208,7 @@ def one_configuration(
     stage_peaks["monte_carlo"] = max(peaks)
     cpu1 = client.run(_cpu_s)
     cpu = sorted(cpu1[w] - cpu0.get(w, 0.0) for w in cpu1)
-    client.close()
-    cluster.close()
+    client.close()  # closes its cluster too
     return {
         "times": times,
         "peaks_mb": peaks,
