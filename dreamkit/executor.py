@@ -179,18 +179,7 @@ class ProcessExecutor:
         return self._n
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
-        tasks = list(tasks)
-        if self._n == 1 or len(tasks) <= 1:
-            return [fn(t) for t in tasks]
-        _std_pickle(fn, tasks[0])
-        chunksize = max(1, min(16, len(tasks) // (8 * self._n), max_batch(fn)))
-        with single_thread_environment():  # processes spawn on demand, inheriting it
-            if self._depth > 0:
-                if self._pool is None:
-                    self._pool = self._new_pool(self._n)
-                return self._run(self._pool, fn, tasks, chunksize)
-            with self._new_pool(min(self._n, len(tasks))) as pool:
-                return self._run(pool, fn, tasks, chunksize)
+        return list(self.imap(fn, tasks))
 
     def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         tasks = list(tasks)
@@ -199,16 +188,16 @@ class ProcessExecutor:
             return
         _std_pickle(fn, tasks[0])
         chunksize = max(1, min(16, len(tasks) // (8 * self._n), max_batch(fn)))
-        own = self._depth == 0
-        with single_thread_environment():  # every task is submitted (and spawned) here
-            if own:
-                pool = self._new_pool(min(self._n, len(tasks)))
-            else:
-                if self._pool is None:
-                    self._pool = self._new_pool(self._n)
-                pool = self._pool
-            results = pool.map(fn, tasks, chunksize=chunksize)
+        own = self._depth == 0  # outside a ``with`` block: a pool for this call only
+        if own:
+            pool = self._new_pool(min(self._n, len(tasks)))
+        else:
+            if self._pool is None:
+                self._pool = self._new_pool(self._n)
+            pool = self._pool
         try:
+            with single_thread_environment():  # processes spawn as the tasks are submitted
+                results = pool.map(fn, tasks, chunksize=chunksize)
             yield from results
         except BrokenProcessPool as exc:
             raise self._broken(pool, fn, exc) from None
@@ -219,14 +208,6 @@ class ProcessExecutor:
     @staticmethod
     def _new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
-
-    def _run(
-        self, pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: list[T], chunksize: int
-    ) -> list[R]:
-        try:
-            return list(pool.map(fn, tasks, chunksize=chunksize))
-        except BrokenProcessPool as exc:
-            raise self._broken(pool, fn, exc) from None
 
     def _broken(
         self, pool: ProcessPoolExecutor, fn: Callable[..., Any], exc: BaseException

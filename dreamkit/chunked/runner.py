@@ -160,20 +160,17 @@ def run_chunks(
 def _map_chunks(
     pool: Any, work: Callable[[str], ChunkOutput], out_dir: Path, todo: list[str]
 ) -> list[ChunkRecord]:
-    """Run ``todo`` on ``pool``. Work that can be narrowed to one chunk ships each task only
-    its own inputs: with a method ``stage(key, directory)`` (returning the work for that
-    chunk, its inputs written to a file under ``directory``, here ``out_dir/_inputs``, read
-    back by the task), a task carries a path; with ``only(key)``, the chunk's own inputs
-    (e.g. its trial rows). No worker receives the whole trial table either way."""
+    """Run ``todo`` on ``pool``. Work that can be narrowed to one chunk (a method
+    ``stage(key, directory)`` returning the work for that chunk alone, its inputs, e.g. its
+    trial rows, written to a file under ``directory``, here ``out_dir/_inputs``, and read
+    back by the task) ships each task a path to its own inputs, so no worker receives the
+    whole trial table and it does not travel through a scheduler's task graph."""
     stage = getattr(work, "stage", None)
     if callable(stage):
         inputs = out_dir / INPUT_DIR
         inputs.mkdir(parents=True, exist_ok=True)
         items = [(k, stage(k, inputs)) for k in todo]
         return list(pool.map(_BoundChunkTask(out_dir), items))
-    only = getattr(work, "only", None)
-    if callable(only):
-        return list(pool.map(_BoundChunkTask(out_dir), [(k, only(k)) for k in todo]))
     return list(pool.map(_ChunkTask(work, out_dir), todo))
 
 

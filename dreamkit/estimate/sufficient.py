@@ -540,13 +540,11 @@ _MERGE_EVERY = 16  # partitions' cell counts merged into the running table at a 
 def _merge_counts(
     cells: pl.DataFrame | None, new: list[pl.DataFrame], keys: list[str]
 ) -> pl.DataFrame:
-    frames = ([] if cells is None else [cells]) + new
+    frames = ([] if cells is None else [cells]) + new  # never empty: >= 1 partition
     return (
         pl.concat(frames, how="vertical_relaxed")
         .group_by(keys)
         .agg(pl.col(_COUNT).sum().cast(pl.Int64))
-        if frames
-        else pl.DataFrame()
     )
 
 
